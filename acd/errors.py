@@ -1,0 +1,40 @@
+"""The root of acd's own errors.
+
+Every domain error carries an `error_id` slug and a `details` dict, so that the
+HTTP layer can map it to a status code and a body an operator can act on. No
+traceback ever leaves the process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AcdError(Exception):
+    """Root of every error acd raises on purpose."""
+
+    error_id = "acd_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error_id": self.error_id, "message": self.message, "details": self.details}
+
+
+class NotFound(AcdError):
+    error_id = "not_found"
+
+
+class InvalidRequest(AcdError):
+    error_id = "invalid_request"
+
+
+class Conflict(AcdError):
+    error_id = "conflict"
+
+
+class ConfigError(AcdError):
+    error_id = "config_error"
