@@ -1,0 +1,213 @@
+"""The REST API: agents, queues, calls, flows, lists, schedule overrides, metrics.
+
+Only this layer maps domain errors to HTTP status codes. Bodies of errors carry
+`error_id`, `message` and `details`; no traceback ever leaves the process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
+
+if TYPE_CHECKING:
+    from acd.app import App
+
+logger = logging.getLogger(__name__)
+
+APP_KEY: web.AppKey[App] = web.AppKey("acd", object)  # type: ignore[arg-type]
+
+STATUS = {NotFound: 404, InvalidRequest: 400, Conflict: 409}
+OVERRIDES = ("open", "closed", "emergency")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, error_id: str, message: str, **details: Any) -> web.Response:
+    body = {"error_id": error_id, "message": message, "details": details}
+    return web.json_response(body, status=status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except AcdError as exc:
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+        return _error(status, exc.error_id, exc.message, **exc.details)
+    except Exception:
+        logger.exception("API %s %s failed", request.method, request.path)
+        return _error(500, "internal_error", "acd could not complete the request; see its log")
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+def _acd(request: web.Request) -> App:
+    return request.app[APP_KEY]
+
+
+def _view(v: Any) -> dict[str, Any]:
+    if hasattr(v, "model_dump"):
+        return v.model_dump(mode="json")  # type: ignore[no-any-return]
+    if hasattr(v, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(v)
+    return dict(v)
+
+
+# ------------------------------------------------------------------ handlers
+
+
+async def health(request: web.Request) -> web.Response:
+    acd = _acd(request)
+    connected = bool(acd.stream and acd.stream.connected)
+    return web.json_response({"status": "ok" if connected else "degraded",
+                              "ari_connected": connected, "node_id": acd.node_id},
+                             status=200 if connected else 503)
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    agents = _acd(request).agents
+    assert agents is not None
+    return web.json_response([_view(v) for v in await agents.list()])
+
+
+async def get_agent(request: web.Request) -> web.Response:
+    agents = _acd(request).agents
+    assert agents is not None
+    return web.json_response(_view(await agents.get(request.match_info["agent_id"])))
+
+
+async def agent_action(request: web.Request) -> web.Response:
+    agents = _acd(request).agents
+    assert agents is not None
+    agent_id = request.match_info["agent_id"]
+    action = request.match_info["action"]
+    body = await _json(request)
+    if action == "login":
+        await agents.login(agent_id)
+    elif action == "logout":
+        await agents.logout(agent_id)
+    elif action == "available":
+        await agents.available(agent_id)
+    elif action == "break":
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidRequest("a break needs a reason, e.g. {\"reason\": \"lunch\"}",
+                                 field="reason")
+        await agents.set_break(agent_id, reason.strip())
+    else:
+        raise NotFound(f"unknown agent action {action!r}; use login, logout, available or break",
+                       action=action)
+    return web.json_response(_view(await agents.get(agent_id)))
+
+
+async def queues(request: web.Request) -> web.Response:
+    router = _acd(request).router
+    assert router is not None
+    return web.json_response(await router.snapshot())
+
+
+async def calls(request: web.Request) -> web.Response:
+    svc = _acd(request).calls
+    assert svc is not None
+    return web.json_response([
+        {"call_id": c.call_id, "channel_id": c.channel_id, "caller": c.caller_number,
+         "dialled": c.dialled, "phase": c.phase.value, "queue": c.queue, "flow": c.flow_name,
+         "agent_id": c.connected_leg.agent_id if c.connected_leg else None,
+         "path": list(c.ivr.path) if c.ivr is not None else []}
+        for c in svc.calls.values()
+    ])
+
+
+async def flows(request: web.Request) -> web.Response:
+    reg = _acd(request).flows
+    assert reg is not None
+    return web.json_response({
+        "flows": [{"name": f.name, "version": f.version, "numbers": list(f.numbers)}
+                  for f in reg.flows.values()],
+        "errors": [str(e) for e in reg.errors],
+    })
+
+
+async def list_members(request: web.Request) -> web.Response:
+    acd = _acd(request)
+    assert acd.redis is not None
+    key = f"{acd.settings.redis_prefix}:list:{request.match_info['name']}"
+    members = await acd.redis.smembers(key)  # type: ignore[misc]
+    return web.json_response(sorted(members))
+
+
+async def list_change(request: web.Request) -> web.Response:
+    acd = _acd(request)
+    assert acd.redis is not None
+    number = request.match_info["number"].strip()
+    if not number or len(number) > 64:
+        raise InvalidRequest("a list entry is a phone number of 1 to 64 characters")
+    key = f"{acd.settings.redis_prefix}:list:{request.match_info['name']}"
+    if request.method == "PUT":
+        await acd.redis.sadd(key, number)  # type: ignore[misc]
+    else:
+        await acd.redis.srem(key, number)  # type: ignore[misc]
+    return web.json_response({"list": request.match_info["name"], "number": number,
+                              "member": request.method == "PUT"})
+
+
+async def schedule_override(request: web.Request) -> web.Response:
+    acd = _acd(request)
+    assert acd.redis is not None
+    name = request.match_info["name"]
+    key = f"{acd.settings.redis_prefix}:schedule-override:{name}"
+    if request.method == "GET":
+        return web.json_response({"schedule": name, "override": await acd.redis.get(key)})
+    if request.method == "DELETE":
+        await acd.redis.delete(key)
+        return web.json_response({"schedule": name, "override": None})
+    body = await _json(request)
+    override = body.get("override")
+    if override not in OVERRIDES:
+        raise InvalidRequest(f"override must be one of {', '.join(OVERRIDES)}",
+                             field="override", got=override)
+    await acd.redis.set(key, str(override))
+    return web.json_response({"schedule": name, "override": override})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def make_api(acd: App) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware])
+    app[APP_KEY] = acd
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/agents", list_agents)
+    app.router.add_get("/api/agents/{agent_id}", get_agent)
+    app.router.add_post("/api/agents/{agent_id}/{action}", agent_action)
+    app.router.add_get("/api/queues", queues)
+    app.router.add_get("/api/calls", calls)
+    app.router.add_get("/api/flows", flows)
+    app.router.add_get("/api/lists/{name}", list_members)
+    app.router.add_put("/api/lists/{name}/{number}", list_change)
+    app.router.add_delete("/api/lists/{name}/{number}", list_change)
+    app.router.add_route("*", "/api/schedules/{name}/override", schedule_override)
+    return app

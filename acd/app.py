@@ -1,0 +1,207 @@
+"""The composition root: builds every part, hands them on, owns start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from acd.agents.model import AgentDef
+from acd.agents.service import AgentService, AgentStateChange
+from acd.api.app import make_api
+from acd.ari.client import AriClient
+from acd.ari.config import AriConfig
+from acd.ari.stream import EventStream
+from acd.calls.flow import CallDeps
+from acd.calls.service import CallService
+from acd.clock import Clock
+from acd.config import Settings
+from acd.ivr.registry import FlowRegistry
+from acd.routing.model import Offer, QueueDef, RoutingSettings
+from acd.routing.service import Router
+from acd.sim.server import Simulator
+from acd.store.migrate import migrate
+from acd.store.rows import AgentStateRow
+from acd.store.writer import RowWriter
+
+logger = logging.getLogger(__name__)
+
+# Events acd never looks at; dropped by Asterisk before they cost us a parse.
+DISALLOWED_EVENTS = ("ChannelVarset", "ChannelDialplan", "ChannelConnectedLine",
+                     "ChannelTalkingStarted", "ChannelTalkingFinished")
+
+
+async def ensure_database(dsn: str) -> None:
+    """Create the configured database when it does not exist yet (first run)."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=5)
+    except asyncpg.InvalidCatalogNameError:
+        base, name = dsn.rsplit("/", 1)
+        name = name.split("?", 1)[0]
+        admin = await asyncpg.connect(f"{base}/postgres", timeout=5)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            logger.info("created database %s", name)
+        except asyncpg.DuplicateDatabaseError:
+            pass
+        finally:
+            await admin.close()
+        return
+    await conn.close()
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock | None = None
+    simulator: Simulator | None = None
+    start_api: bool = True
+    node_id: str = ""
+    # Built at start:
+    redis: aioredis.Redis | None = None
+    writer: RowWriter | None = None
+    flows: FlowRegistry | None = None
+    agents: AgentService | None = None
+    router: Router | None = None
+    ari: AriClient | None = None
+    stream: EventStream | None = None
+    calls: CallService | None = None
+    api_runner: web.AppRunner | None = None
+    api_port: int | None = None
+    own_simulator: bool = False
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:  # noqa: C901
+        s = self.settings
+        self.clock = self.clock or Clock(s.clock_speed)
+        self.node_id = self.node_id or s.resolved_node_id()
+        ari_cfg = self._ari_config()
+        if s.ari.simulated and self.simulator is None:
+            self.simulator = Simulator(
+                self.clock, user=s.ari.user,
+                password=s.ari.password.get_secret_value() if s.ari.password else None,
+            )
+            port = await self.simulator.start(s.sim.host, s.sim.port)
+            self.own_simulator = True
+            ari_cfg = AriConfig(url=f"http://{s.sim.host}:{port}", app=s.ari.app,
+                                user=ari_cfg.user, password=ari_cfg.password,
+                                api_key=ari_cfg.api_key, timeout=ari_cfg.timeout)
+            logger.info("no Asterisk configured: built-in simulator on %s:%d", s.sim.host, port)
+
+        self.redis = aioredis.Redis.from_url(s.redis_url, decode_responses=True)
+        dsn = s.pg_dsn.get_secret_value()
+        await ensure_database(dsn)
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
+                                flush_interval=s.writer.flush_interval,
+                                spool_dir=Path(s.writer.spool_dir))
+        await self.writer.start()
+
+        self.flows = FlowRegistry(Path(s.flows))
+        self.flows.load()
+        for err in self.flows.errors:
+            logger.error("IVR flow refused: %s", err)
+        self._tasks.append(asyncio.create_task(self.flows.watch()))
+
+        agent_defs = [AgentDef(id=a.id, name=a.name, endpoint=a.endpoint, skills=a.skills,
+                               order=a.order) for a in s.agents]
+        writer = self.writer
+        clock = self.clock
+
+        def on_agent_change(change: AgentStateChange) -> None:
+            writer.write(AgentStateRow.from_change(change))
+
+        self.agents = AgentService(self.redis, prefix=s.redis_prefix, clock=clock,
+                                   agents=agent_defs, on_change=on_agent_change)
+        await self.agents.sync_definitions()
+        queue_defs = [QueueDef(**q.model_dump()) for q in s.queues]
+        routing = RoutingSettings(**s.routing.model_dump())
+
+        async def on_offer(offer: Offer) -> None:
+            assert self.calls is not None
+            await self.calls.on_offer(offer)
+
+        self.router = Router(self.redis, prefix=s.redis_prefix, node_id=self.node_id,
+                             clock=clock, queues=queue_defs, agents=self.agents,
+                             settings=routing, on_offer=on_offer)
+        self.ari = AriClient(ari_cfg)
+        await self.ari.start()
+        self.calls = CallService(CallDeps(
+            ari=self.ari, router=self.router, writer=self.writer, flows=self.flows,
+            clock=clock, redis=self.redis, redis_prefix=s.redis_prefix,
+            queues={q.name: q for q in queue_defs}, app=s.ari.app, moh_class=s.moh_class,
+        ))
+        await self.router.start()
+        for a in s.agents:
+            if a.login:
+                await self._login(a.id)
+        self.stream = EventStream(ari_cfg, self.calls.handle_event,
+                                  on_connect=self.calls.on_connect,
+                                  lane_of=self.calls.lane_of, disallow=DISALLOWED_EVENTS)
+        await self.stream.start()
+        if self.start_api:
+            await self._start_api()
+        logger.info("acd %s attached to ARI app %r at %s", self.node_id, s.ari.app, ari_cfg.url)
+
+    async def _login(self, agent_id: str) -> None:
+        assert self.agents is not None
+        try:
+            view = await self.agents.get(agent_id)
+            if view.state == "logged_out":
+                await self.agents.login(agent_id)
+        except Exception as exc:
+            logger.warning("agent %s: automatic login failed: %s", agent_id, exc)
+
+    def _ari_config(self) -> AriConfig:
+        a = self.settings.ari
+        return AriConfig(
+            url=a.url if not a.simulated else "http://127.0.0.1:8088", app=a.app, user=a.user,
+            password=a.password.get_secret_value() if a.password else None,
+            api_key=a.api_key.get_secret_value() if a.api_key else None, timeout=a.timeout,
+        )
+
+    async def _start_api(self) -> None:
+        api = make_api(self)
+        self.api_runner = web.AppRunner(api, access_log=None)
+        await self.api_runner.setup()
+        site = web.TCPSite(self.api_runner, self.settings.api.host, self.settings.api.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.api_port = sockets[0].getsockname()[1] if sockets else self.settings.api.port
+        logger.info("REST API on http://%s:%s/api", self.settings.api.host, self.api_port)
+
+    async def stop(self) -> None:
+        """Stop taking calls; leave live calls for a restarted acd to re-adopt."""
+        if self.calls is not None:
+            await self.calls.stop()
+        if self.stream is not None:
+            await self.stream.stop()
+        if self.router is not None:
+            await self.router.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.api_runner is not None:
+            await self.api_runner.cleanup()
+        if self.calls is not None:
+            await self.calls.flow.ivr.close()
+        if self.ari is not None:
+            await self.ari.close()
+        if self.writer is not None:
+            await self.writer.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
+        if self.own_simulator and self.simulator is not None:
+            await self.simulator.stop()
+        logger.info("acd %s stopped", self.node_id)

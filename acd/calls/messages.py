@@ -1,0 +1,49 @@
+"""Internal messages posted into a call's lane next to ARI events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from acd.ivr.actions import IvrEvent
+from acd.routing.model import Offer
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Begin the call's life (after StasisStart or re-adoption)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedIvr:
+    """Hand an event to the IVR engine (timer, HTTP result, list lookup...)."""
+
+    event: IvrEvent
+
+
+@dataclass(frozen=True, slots=True)
+class OfferMsg:
+    offer: Offer
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTimeout:
+    """The caller waited the queue's maximum wait."""
+
+    enqueued_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class RingGuard:
+    """A ring that has gone on longer than the dial timeout allows."""
+
+    channel_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reap:
+    """Make sure a call that should be over is written and forgotten."""
+
+
+@dataclass(frozen=True, slots=True)
+class Requeue:
+    """A re-adopted call that was waiting: music again, same place in the queue."""

@@ -1,0 +1,174 @@
+"""What a call leaves behind: PostgreSQL rows, and its re-adoption record in Redis."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+from acd.calls.call import AgentLeg, Call, Phase
+from acd.calls.messages import Requeue, Start
+from acd.routing.model import QueueRequest
+from acd.store.rows import CallRow, LegRow, QueueEventRow
+
+if TYPE_CHECKING:
+    from acd.calls.flow import CallDeps, CallFlow
+    from acd.calls.service import CallService
+
+logger = logging.getLogger(__name__)
+
+
+def ts(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def queue_request(call: Call, queue: str, skills: dict[str, int], priority: int,
+                  chain: str | None, preferred_agent: str | None) -> QueueRequest:
+    assert call.enqueued_ms is not None
+    return QueueRequest(
+        call_id=call.call_id, queue=queue, skills=skills, priority=priority,
+        enqueued_at_ms=call.enqueued_ms, caller=call.caller_number, chain=chain,
+        preferred_agent=preferred_agent,
+    )
+
+
+ExitReason = Literal["max_wait", "callback", "no_agents", "full"]
+
+
+def exit_reason(reason: str | None) -> ExitReason:
+    if reason in ("max_wait", "callback", "no_agents", "full"):
+        return reason  # type: ignore[return-value]
+    return "full"
+
+
+def fail_event(reason: str) -> str:
+    return {"busy": "busy", "unreachable": "unreachable"}.get(reason, "no_answer")
+
+
+def _wait_ms(call: Call, until: int | None) -> int | None:
+    if call.enqueued_ms is None:
+        return None
+    end = until if until is not None else call.ended_ms
+    return None if end is None else max(0, end - call.enqueued_ms)
+
+
+def queue_event_row(call: Call, event: str, agent_id: str | None, at_ms: int,
+                    detail: dict[str, object]) -> QueueEventRow:
+    return QueueEventRow(
+        event_id=uuid.uuid4().hex, call_id=call.call_id, queue=call.queue or "",
+        event=event, agent_id=agent_id, at=ts(at_ms), wait_ms=_wait_ms(call, at_ms),
+        detail=detail or None,
+    )
+
+
+def agent_leg_row(call: Call, leg: AgentLeg) -> LegRow:
+    return LegRow(
+        leg_id=leg.leg_id, call_id=call.call_id, kind="agent", channel_id=leg.channel_id,
+        endpoint=leg.endpoint, agent_id=leg.agent_id, queue=call.queue,
+        started_at=ts(leg.started_ms), answered_at=ts(leg.answered_ms),
+        ended_at=ts(leg.ended_ms), hangup_cause=leg.cause,
+        wait_ms=_wait_ms(call, leg.answered_ms or leg.started_ms), outcome=leg.outcome,
+    )
+
+
+def caller_leg_row(call: Call) -> LegRow:
+    leg = call.connected_leg
+    return LegRow(
+        leg_id=f"{call.call_id}-0", call_id=call.call_id, kind="caller",
+        channel_id=call.channel_id, endpoint=None,
+        agent_id=leg.agent_id if leg else None, queue=call.queue,
+        started_at=ts(call.started_ms), answered_at=ts(call.answered_ms),
+        ended_at=ts(call.ended_ms), hangup_cause=call.caller_cause,
+        wait_ms=_wait_ms(call, leg.answered_ms if leg else None), outcome=call.outcome,
+    )
+
+
+def call_row(call: Call) -> CallRow:
+    leg = call.connected_leg
+    talk = None
+    if leg is not None and leg.answered_ms is not None:
+        end = leg.ended_ms or call.ended_ms
+        talk = None if end is None else max(0, end - leg.answered_ms)
+    variables = dict(call.ivr.variables) if call.ivr is not None else {}
+    return CallRow(
+        call_id=call.call_id, channel_id=call.channel_id, caller_number=call.caller_number,
+        dialled=call.dialled, flow=call.flow_name, flow_version=call.flow_version,
+        started_at=ts(call.started_ms), queue=call.queue, enqueued_at=ts(call.enqueued_ms),
+        answered_at=ts(leg.answered_ms if leg else None), ended_at=ts(call.ended_ms),
+        agent_id=leg.agent_id if leg else None, outcome=call.outcome or "failed",
+        hangup_cause=call.caller_cause,
+        wait_ms=_wait_ms(call, leg.answered_ms if leg else None), talk_ms=talk,
+        variables=variables or None,
+    )
+
+
+# ----------------------------------------------------------------- re-adoption
+
+
+def _key(deps: CallDeps, channel_id: str) -> str:
+    return f"{deps.redis_prefix}:chan:{channel_id}"
+
+
+async def remember_call(deps: CallDeps, call: Call) -> None:
+    """Write what a restarted acd needs to find this call again."""
+    try:
+        await deps.redis.hset(_key(deps, call.channel_id), mapping={  # type: ignore[misc]
+            "call_id": call.call_id, "phase": call.phase.value, "queue": call.queue or "",
+            "enqueued_ms": call.enqueued_ms or 0, "started_ms": call.started_ms,
+            "caller": call.caller_number, "dialled": call.dialled,
+        })
+        await deps.redis.expire(_key(deps, call.channel_id), 6 * 3600)
+    except Exception:
+        logger.exception("call %s: could not write its re-adoption record", call.call_id)
+
+
+async def forget_call(deps: CallDeps, call: Call) -> None:
+    try:
+        await deps.redis.delete(_key(deps, call.channel_id))
+    except Exception:
+        logger.exception("call %s: could not delete its re-adoption record", call.call_id)
+
+
+async def readopt(deps: CallDeps, svc: CallService, flow: CallFlow,
+                  channel_ids: list[str]) -> None:
+    """Take back the channels still in our Stasis app after a (re)connect."""
+    for channel_id in channel_ids:
+        if channel_id in svc._by_channel:
+            continue
+        try:
+            record = await deps.redis.hgetall(_key(deps, channel_id))  # type: ignore[misc]
+        except Exception:
+            logger.exception("re-adopt %s: Redis unreachable", channel_id)
+            record = {}
+        try:
+            channel = await deps.ari.get_channel(channel_id)
+        except Exception:
+            continue  # gone meanwhile
+        if not record:
+            if channel_id.startswith("acd-"):
+                await flow._hangup(channel_id)  # an agent leg nobody owns any more
+                continue
+            record = {}
+        call = Call(
+            call_id=record.get("call_id") or uuid.uuid4().hex, channel_id=channel_id,
+            caller_number=channel.caller_number, caller_name=channel.caller_name,
+            dialled=record.get("dialled") or channel.exten,
+            started_ms=int(record.get("started_ms") or deps.clock.ms()),
+            language=channel.language or "en",
+        )
+        svc.calls[call.call_id] = call
+        svc.bind_channel(channel_id, call)
+        logger.info("re-adopted call %s on channel %s (was %s)", call.call_id, channel_id,
+                    record.get("phase", "unknown"))
+        if record.get("phase") in (Phase.QUEUED.value, Phase.OFFERING.value) and record.get(
+            "queue"
+        ):
+            call.enqueued_ms = int(record.get("enqueued_ms") or deps.clock.ms())
+            call.phase = Phase.QUEUED
+            call.queue = record["queue"]
+            svc.post(call, Requeue())
+        else:
+            # Mid-IVR (or unknown): the caller hears the flow from its start.
+            svc.post(call, Start())
+

@@ -1,0 +1,171 @@
+"""The call room's front door: ARI events in, one lane per call.
+
+Stasis handlers look the call up and delegate to `CallFlow`. Anything that goes
+wrong for a caller we own ends with the caller sent back to the dialplan or
+hung up politely, never left in Stasis in silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+from acd.ari import events as ev
+from acd.ari.client import AriClient
+from acd.ari.errors import AriError
+from acd.calls.call import Call, Phase
+from acd.calls.flow import CallFlow, CallDeps
+from acd.calls.lane import Lane
+from acd.calls.messages import OfferMsg, Reap, Start
+from acd.routing.model import Offer
+
+logger = logging.getLogger(__name__)
+
+AGENT_ARG = "agent"
+
+
+class CallService:
+    """Owns the calls of this acd process."""
+
+    def __init__(self, deps: CallDeps) -> None:
+        self.deps = deps
+        self.ari: AriClient = deps.ari
+        self.flow = CallFlow(deps, self)
+        self.calls: dict[str, Call] = {}  # by call id
+        self._by_channel: dict[str, str] = {}  # channel id -> call id
+        self._lanes: dict[str, Lane] = {}
+        self.accepting = True
+        self.calls_started = 0
+        self.calls_ended = 0
+        self.on_call_ended: Callable[[Call], Awaitable[None] | None] | None = None
+
+    # ----------------------------------------------------------------- lanes
+
+    def lane_of(self, event: ev.Event) -> str | None:
+        """The event stream's lane for an event: the call id when we know it."""
+        cid = event.channel_id
+        if cid is None:
+            return None
+        return self._by_channel.get(cid)
+
+    def bind_channel(self, channel_id: str, call: Call) -> None:
+        self._by_channel[channel_id] = call.call_id
+
+    def unbind_channel(self, channel_id: str) -> None:
+        self._by_channel.pop(channel_id, None)
+
+    def post(self, call: Call, item: object) -> None:
+        if call.call_id not in self.calls:
+            return  # finished and forgotten: late timers and events have nothing to do
+        lane = self._lanes.get(call.call_id)
+        if lane is None:
+            lane = Lane(call.call_id, lambda it, c=call: self.flow.handle(c, it))
+            self._lanes[call.call_id] = lane
+        lane.post(item)
+
+    def forget(self, call: Call) -> None:
+        """Drop a finished call from memory (its rows are already queued)."""
+        self.calls.pop(call.call_id, None)
+        self._lanes.pop(call.call_id, None)
+        self.unbind_channel(call.channel_id)
+        for leg in call.legs.values():
+            self.unbind_channel(leg.channel_id)
+        self.calls_ended += 1
+        if self.on_call_ended is not None:
+            result = self.on_call_ended(call)
+            if asyncio.iscoroutine(result):
+                asyncio.get_running_loop().create_task(result)
+
+    # ---------------------------------------------------------------- events
+
+    async def handle_event(self, event: ev.Event) -> None:
+        """Entry point for every ARI event (already in its lane)."""
+        cid = event.channel_id
+        if isinstance(event, ev.StasisStart):
+            await self._stasis_start(event)
+            return
+        if cid is None:
+            return
+        call_id = self._by_channel.get(cid)
+        if call_id is None:
+            return
+        call = self.calls.get(call_id)
+        if call is not None:
+            self.post(call, event)
+
+    async def _stasis_start(self, event: ev.StasisStart) -> None:
+        channel = event.channel
+        if event.args and event.args[0] == AGENT_ARG:
+            # Our own agent leg entering Stasis after dial: already bound.
+            call_id = self._by_channel.get(channel.id)
+            if call_id is None:
+                # A leg from a previous life of acd with nobody to talk to.
+                await self._safe(self.ari.hangup(channel.id), "orphan agent leg")
+            return
+        if channel.id in self._by_channel:
+            return
+        if not self.accepting:
+            # Shutting down: let the dialplan's fallback take the caller.
+            await self._safe(self.ari.continue_in_dialplan(channel.id), "send back to dialplan")
+            return
+        call = Call(
+            call_id=uuid.uuid4().hex,
+            channel_id=channel.id,
+            caller_number=channel.caller_number,
+            caller_name=channel.caller_name,
+            dialled=channel.exten,
+            started_ms=self.deps.clock.ms(),
+            language=channel.language or "en",
+        )
+        self.calls[call.call_id] = call
+        self.bind_channel(channel.id, call)
+        self.calls_started += 1
+        self.post(call, Start())
+
+    async def on_offer(self, offer: Offer) -> None:
+        """The router reserved an agent for one of our calls."""
+        call = self.calls.get(offer.call_id)
+        if call is None or call.phase in (Phase.ENDING, Phase.ENDED):
+            logger.info("offer for unknown or finished call %s: released", offer.call_id)
+            await self._safe(self.deps.router.offer_failed(offer, "rejected"), "release offer")
+            return
+        self.post(call, OfferMsg(offer))
+
+    async def on_connect(self, channel_ids: list[str]) -> None:
+        """After every (re)connect: re-adopt the channels still in our app."""
+        await self.flow.readopt(channel_ids)
+
+    async def stop(self) -> None:
+        """Stop taking calls; live calls stay in Asterisk for a restarted acd."""
+        self.accepting = False
+        for call in list(self.calls.values()):
+            for handle in call.timers.values():
+                handle.cancel()
+            if call.queue_timer is not None:
+                call.queue_timer.cancel()
+        for lane in list(self._lanes.values()):
+            try:
+                await asyncio.wait_for(lane.idle(), timeout=2.0)
+            except TimeoutError:
+                logger.warning("a call lane did not finish within 2 s at shutdown")
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until every call lane is idle (tests and benchmarks)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while any(lane.busy for lane in self._lanes.values()) and loop.time() < end:
+            await asyncio.sleep(0.01)
+
+    def reap_all(self) -> None:
+        for call in list(self.calls.values()):
+            self.post(call, Reap())
+
+    async def _safe(self, coro: Awaitable[object], what: str) -> None:
+        try:
+            await coro
+        except AriError as exc:
+            logger.info("%s failed: %s", what, exc)
+        except Exception:
+            logger.exception("%s failed", what)

@@ -1,0 +1,173 @@
+"""Typed settings: defaults < YAML file < environment variables.
+
+`ari.url: sim` (the default in `config/acd.yaml`) means "no Asterisk is
+configured": acd starts its built-in simulator and points itself at it.
+Environment variables override single fields, e.g. ``ACD_ARI_URL``,
+``ACD_ARI_PASSWORD``, ``ACD_REDIS_URL``, ``ACD_PG_DSN``, ``ACD_FLOWS``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from acd.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/acd.yaml")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AriSettings(_Model):
+    url: str = "sim"
+    app: str = "acd"
+    user: str | None = "acd"
+    password: SecretStr | None = SecretStr("acd")
+    api_key: SecretStr | None = None
+    timeout: float = 5.0
+
+    @property
+    def simulated(self) -> bool:
+        return self.url in ("", "sim")
+
+
+class ApiSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class SimSettings(_Model):
+    """The built-in simulator, used when `ari.url` is `sim`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8088
+    # Demo traffic: callers arriving and pressing digits, so `make run` shows life.
+    demo: bool = True
+    demo_calls_per_minute: float = 20.0
+    demo_agents_answer_after: float = 1.5
+    demo_talk_time: float = 20.0
+
+
+class AgentSettings(_Model):
+    id: str
+    name: str
+    endpoint: str
+    skills: dict[str, int] = Field(default_factory=dict)
+    order: int = 0
+    login: bool = True
+
+
+class QueueSettings(_Model):
+    name: str
+    skills: dict[str, int] = Field(default_factory=dict)
+    strategy: str = "longest_idle"
+    ring_timeout: float = 15.0
+    wrapup: float = 5.0
+    max_waiting: int | None = None
+    max_wait: float | None = None
+    priority: int = 0
+    moh_class: str = "default"
+
+
+class RoutingSettingsModel(_Model):
+    max_missed: int = 3
+    missed_retry_delay: float = 30.0
+    reservation_ttl: float = 30.0
+
+
+class WriterSettings(_Model):
+    batch_size: int = 500
+    flush_interval: float = 0.05
+    spool_dir: str = "var/spool"
+
+
+class Settings(_Model):
+    ari: AriSettings = Field(default_factory=AriSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    sim: SimSettings = Field(default_factory=SimSettings)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "acd"
+    pg_dsn: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/acd")
+    flows: str = "ivr_flows"
+    node_id: str = ""
+    clock_speed: float = 1.0
+    moh_class: str = "default"
+    writer: WriterSettings = Field(default_factory=WriterSettings)
+    routing: RoutingSettingsModel = Field(default_factory=RoutingSettingsModel)
+    queues: list[QueueSettings] = Field(default_factory=list)
+    agents: list[AgentSettings] = Field(default_factory=list)
+
+    def resolved_node_id(self) -> str:
+        return self.node_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+# Environment variable -> dotted settings path.
+ENV_MAP: dict[str, str] = {
+    "ACD_ARI_URL": "ari.url",
+    "ACD_ARI_APP": "ari.app",
+    "ACD_ARI_USER": "ari.user",
+    "ACD_ARI_PASSWORD": "ari.password",
+    "ACD_ARI_API_KEY": "ari.api_key",
+    "ACD_REDIS_URL": "redis_url",
+    "ACD_REDIS_PREFIX": "redis_prefix",
+    "ACD_PG_DSN": "pg_dsn",
+    "ACD_FLOWS": "flows",
+    "ACD_NODE_ID": "node_id",
+    "ACD_CLOCK_SPEED": "clock_speed",
+    "ACD_API_HOST": "api.host",
+    "ACD_API_PORT": "api.port",
+    "ACD_SIM_PORT": "sim.port",
+    "ACD_SIM_DEMO": "sim.demo",
+}
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: str) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def load_settings(
+    path: Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the YAML file (if any), then apply environment overrides."""
+    env = os.environ if env is None else env
+    path = path or Path(env.get("ACD_CONFIG", str(DEFAULT_CONFIG)))
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}", file=str(path)) from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping", file=str(path))
+        data = loaded or {}
+    for var, dotted in ENV_MAP.items():
+        if var in env:
+            _set_path(data, dotted, env[var])
+    agents_file = env.get("ACD_AGENTS_FILE")
+    if agents_file:
+        agents = yaml.safe_load(Path(agents_file).read_text(encoding="utf-8"))
+        data["agents"] = agents.get("agents", agents) if isinstance(agents, dict) else agents
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}", file=str(path)) from exc
