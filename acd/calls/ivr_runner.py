@@ -9,6 +9,7 @@ silence.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from acd.calls.call import Call, Phase
 from acd.calls.messages import FeedIvr
 from acd.ivr import actions as a
 from acd.ivr import engine
+from acd.ivr.secret import json_default
 
 if TYPE_CHECKING:
     from acd.calls.flow import CallDeps
@@ -145,6 +147,7 @@ class IvrRunner:
 
     async def _play(self, call: Call, action: a.Play) -> None:
         lang = action.language or call.language
+        logger.info("call %s: plays %s", call.call_id[:8], ", ".join(action.prompts))
         try:
             playback = await self.d.ari.play(call.channel_id, list(action.prompts), lang=lang)
         except AriError as exc:
@@ -186,10 +189,16 @@ class IvrRunner:
         if self._http is None:
             self._http = aiohttp.ClientSession()
         result: a.HttpResult
+        headers = dict(action.headers)
+        data: str | None = None
+        if action.json_body is not None:
+            # Masked values travel as Secret objects; only here do they become text.
+            data = json.dumps(action.json_body, default=json_default)
+            headers.setdefault("Content-Type", "application/json")
         try:
             async with self._http.request(
                 action.method, action.url, params=dict(action.params) or None,
-                json=action.json_body, headers=dict(action.headers) or None,
+                data=data, headers=headers or None,
                 timeout=aiohttp.ClientTimeout(total=action.timeout),
             ) as resp:
                 try:
@@ -199,7 +208,7 @@ class IvrRunner:
                 result = a.HttpResult(action.request_id, resp.status, body)
         except TimeoutError:
             result = a.HttpResult(action.request_id, None, None, "timeout")
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, ValueError, TypeError) as exc:
             result = a.HttpResult(action.request_id, None, None, f"error: {type(exc).__name__}")
         self.svc.post(call, FeedIvr(result))
 

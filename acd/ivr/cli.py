@@ -1,0 +1,64 @@
+"""`acd ivr validate` and `acd ivr graph` (the lead wires them into `acd`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from acd.ivr.graph import render
+from acd.ivr.loader import check_flow, load_folder, read_sounds
+from acd.ivr.problems import FlowError, FlowWarning
+
+
+def _sounds_near(path: Path) -> set[str] | None:
+    listed = (path if path.is_dir() else path.parent) / "sounds.txt"
+    return read_sounds(listed) if listed.is_file() else None
+
+
+def validate_cmd(
+    paths: Sequence[str], out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Check flow files and folders like a compiler: 0 when clean, 1 on any error.
+
+    Warnings are printed but do not fail. A `sounds.txt` beside the flows is used
+    to check that every prompt exists.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    errors: list[FlowError] = []
+    warnings: list[FlowWarning] = []
+    count = 0
+    for raw in paths or ["ivr_flows"]:
+        path = Path(raw)
+        if path.is_dir():
+            flows, errs, warns = load_folder(path, _sounds_near(path))
+            count += len(flows)
+        elif path.exists():
+            flow, errs, warns = check_flow(path, _sounds_near(path))
+            count += flow is not None
+        else:
+            errs, warns = [FlowError(raw, 1, 1, None, "no such file or folder")], []
+        errors += errs
+        warnings += warns
+    for problem in [*errors, *warnings]:
+        print(problem, file=err)
+    print(f"{count} flow(s) ok, {len(errors)} error(s), {len(warnings)} warning(s)", file=out)
+    return 1 if errors else 0
+
+
+def graph_cmd(flow_path: str, fmt: str = "mermaid", out: TextIO | None = None) -> int:
+    """Print a flow as Mermaid or Graphviz text; 1 (with the errors) if it does not load."""
+    out = out or sys.stdout
+    flow, errors, _ = check_flow(flow_path)
+    if flow is None:
+        for e in errors:
+            print(e, file=sys.stderr)
+        return 1
+    try:
+        print(render(flow, fmt), end="", file=out)
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
+    return 0
