@@ -1,0 +1,411 @@
+"""A thin, typed asyncio client for the Asterisk REST Interface (ARI).
+
+Why not a library from PyPI: `ari-py` is Python 2 only (swaggerpy); `ari-client`
+busy-loops when the events socket closes; `asyncari` can hang and leave its HTTP
+layer unusable after a dropped connection; `aioari` is unmaintained and does not
+reconnect. ARI is a small REST surface, so acd owns a few hundred lines on
+aiohttp instead: every path segment escaped, explicit timeouts, typed errors,
+and credentials that never reach a log line, a repr or an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from acd.ari.config import AriConfig
+from acd.ari.errors import AriError, AriUnavailable, error_for
+from acd.ari.models import (
+    Application,
+    AsteriskInfo,
+    Bridge,
+    Channel,
+    Endpoint,
+    JsonDict,
+    LiveRecording,
+    Playback,
+    StoredRecording,
+)
+
+logger = logging.getLogger(__name__)
+
+Params = dict[str, str]
+_NO_VARIABLE = "Provided variable was not found"
+
+
+def _q(segment: str) -> str:
+    """One path segment, escaped so `/`, `?`, `#` and spaces cannot change the route."""
+    return quote(segment, safe="")
+
+
+def _params(**values: object) -> Params:
+    """Query parameters without the unset ones; lists joined by commas, bools lowercase."""
+    out: Params = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, list | tuple):
+            out[key] = ",".join(str(v) for v in value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def describe_failure(exc: BaseException, config: AriConfig) -> str:
+    """A loggable one-line reason for a transport failure, with no secret in it."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # Its str() embeds the request URL, which may carry the api_key.
+        return f"{type(exc).__name__}: HTTP {exc.status}"
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {config.timeout:g}s"
+    return config.scrub(f"{type(exc).__name__}: {exc}")
+
+
+def _variables_body(variables: Mapping[str, str] | None) -> JsonDict | None:
+    return {"variables": dict(variables)} if variables else None
+
+
+class AriClient:
+    """ARI REST calls returning models; failures raise `acd.ari.errors.AriError`."""
+
+    def __init__(self, config: AriConfig, session: aiohttp.ClientSession | None = None) -> None:
+        self.config = config
+        self._session = session
+        self._own_session = session is None
+        self._base = config.rest_base
+        self._headers = config.auth_headers()
+        self._auth_params = config.auth_params()
+        self._timeout = aiohttp.ClientTimeout(total=config.timeout)
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"AriClient({self.config!r})"
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+            self._own_session = True
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> AriClient:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # -------------------------------------------------------------- transport
+
+    async def request(
+        self, method: str, path: str, params: Params | None = None, body: JsonDict | None = None
+    ) -> Any:
+        """One ARI call: `path` is relative to `/ari` and already escaped.
+
+        Returns the decoded JSON body (None for 204 or an empty body).
+        """
+        session = self._session
+        if session is None:
+            raise AriUnavailable("client not started", method=method, path=path)
+        query = {**params, **self._auth_params} if params else self._auth_params
+        url = URL(self._base + path, encoded=True)
+        self.requests_sent += 1
+        try:
+            async with session.request(
+                method, url, params=query or None, json=body,
+                headers=self._headers, timeout=self._timeout,
+            ) as resp:
+                status = resp.status
+                text = await resp.text() if status != 204 else ""
+        except TimeoutError:
+            logger.debug("ARI %s %s timed out after %.1fs", method, path, self.config.timeout)
+            raise AriUnavailable(
+                f"no answer within {self.config.timeout:g}s", method=method, path=path
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            reason = describe_failure(exc, self.config)
+            logger.debug("ARI %s %s failed: %s", method, path, reason)
+            raise AriUnavailable(reason, method=method, path=path) from None
+        if status >= 300:
+            error = error_for(status, self.config.scrub(text), method, path)
+            logger.debug("ARI %s %s -> %s %s", method, path, status, error.message)
+            raise error
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise AriError(
+                "answer is not JSON", status=status, method=method, path=path
+            ) from None
+
+    async def _obj(
+        self, method: str, path: str, params: Params | None = None, body: JsonDict | None = None
+    ) -> JsonDict:
+        data = await self.request(method, path, params, body)
+        if not isinstance(data, dict):
+            raise AriError("expected a JSON object", method=method, path=path)
+        return data
+
+    async def _list(self, path: str) -> list[JsonDict]:
+        data = await self.request("GET", path)
+        if not isinstance(data, list):
+            raise AriError("expected a JSON array", method="GET", path=path)
+        return data
+
+    # --------------------------------------------------------------- channels
+
+    async def answer(self, cid: str) -> None:
+        await self.request("POST", f"/channels/{_q(cid)}/answer")
+
+    async def hangup(self, cid: str, reason: str = "normal") -> None:
+        await self.request("DELETE", f"/channels/{_q(cid)}", _params(reason=reason))
+
+    async def play(
+        self, cid: str, media: str | list[str], lang: str | None = None,
+        playback_id: str | None = None,
+    ) -> Playback:
+        params = _params(media=media, lang=lang, playbackId=playback_id)
+        return Playback.from_json(await self._obj("POST", f"/channels/{_q(cid)}/play", params))
+
+    async def start_moh(self, cid: str, moh_class: str | None = None) -> None:
+        await self.request("POST", f"/channels/{_q(cid)}/moh", _params(mohClass=moh_class))
+
+    async def stop_moh(self, cid: str) -> None:
+        await self.request("DELETE", f"/channels/{_q(cid)}/moh")
+
+    async def ring(self, cid: str) -> None:
+        await self.request("POST", f"/channels/{_q(cid)}/ring")
+
+    async def ring_stop(self, cid: str) -> None:
+        await self.request("DELETE", f"/channels/{_q(cid)}/ring")
+
+    async def hold(self, cid: str) -> None:
+        await self.request("POST", f"/channels/{_q(cid)}/hold")
+
+    async def unhold(self, cid: str) -> None:
+        await self.request("DELETE", f"/channels/{_q(cid)}/hold")
+
+    async def get_var(self, cid: str, name: str) -> str | None:
+        """A channel variable's value, or None when it is unset."""
+        try:
+            data = await self._obj("GET", f"/channels/{_q(cid)}/variable", _params(variable=name))
+        except AriError as exc:
+            if exc.status == 404 and exc.message == _NO_VARIABLE:
+                return None
+            raise
+        value = data.get("value")
+        return value if isinstance(value, str) else None
+
+    async def set_var(self, cid: str, name: str, value: str) -> None:
+        params = _params(variable=name, value=value)
+        await self.request("POST", f"/channels/{_q(cid)}/variable", params)
+
+    async def create_channel(
+        self, endpoint: str, app: str, app_args: str | None = None,
+        channel_id: str | None = None, other_channel_id: str | None = None,
+        originator: str | None = None, variables: Mapping[str, str] | None = None,
+    ) -> Channel:
+        """Create a channel without dialling it (then `dial()` it)."""
+        params = _params(endpoint=endpoint, app=app, appArgs=app_args, channelId=channel_id,
+                         otherChannelId=other_channel_id, originator=originator)
+        data = await self._obj("POST", "/channels/create", params, _variables_body(variables))
+        return Channel.from_json(data)
+
+    async def dial(self, cid: str, caller: str | None = None, timeout: int | None = None) -> None:
+        await self.request("POST", f"/channels/{_q(cid)}/dial",
+                           _params(caller=caller, timeout=timeout))
+
+    async def originate(
+        self, endpoint: str, app: str | None = None, app_args: str | None = None,
+        channel_id: str | None = None, caller_id: str | None = None,
+        timeout: int | None = None, variables: Mapping[str, str] | None = None,
+        originator: str | None = None, extension: str | None = None,
+        context: str | None = None, priority: int | None = None, label: str | None = None,
+        other_channel_id: str | None = None,
+    ) -> Channel:
+        """The one-step originate (`POST /channels`): create and dial at once."""
+        params = _params(
+            endpoint=endpoint, app=app, appArgs=app_args, channelId=channel_id,
+            callerId=caller_id, timeout=timeout, originator=originator, extension=extension,
+            context=context, priority=priority, label=label, otherChannelId=other_channel_id,
+        )
+        return Channel.from_json(
+            await self._obj("POST", "/channels", params, _variables_body(variables))
+        )
+
+    async def snoop(
+        self, cid: str, app: str, spy: str = "none", whisper: str = "none",
+        snoop_id: str | None = None, app_args: str | None = None,
+    ) -> Channel:
+        params = _params(app=app, spy=spy, whisper=whisper, snoopId=snoop_id, appArgs=app_args)
+        return Channel.from_json(await self._obj("POST", f"/channels/{_q(cid)}/snoop", params))
+
+    async def continue_in_dialplan(
+        self, cid: str, context: str | None = None, extension: str | None = None,
+        priority: int | None = None, label: str | None = None,
+    ) -> None:
+        params = _params(context=context, extension=extension, priority=priority, label=label)
+        await self.request("POST", f"/channels/{_q(cid)}/continue", params)
+
+    async def move(self, cid: str, app: str, app_args: str | None = None) -> None:
+        """Hand the channel to another Stasis application."""
+        await self.request("POST", f"/channels/{_q(cid)}/move", _params(app=app, appArgs=app_args))
+
+    async def redirect(self, cid: str, endpoint: str) -> None:
+        await self.request("POST", f"/channels/{_q(cid)}/redirect", _params(endpoint=endpoint))
+
+    async def send_dtmf(
+        self, cid: str, dtmf: str, between: int | None = None, duration: int | None = None,
+        before: int | None = None, after: int | None = None,
+    ) -> None:
+        params = _params(dtmf=dtmf, between=between, duration=duration, before=before, after=after)
+        await self.request("POST", f"/channels/{_q(cid)}/dtmf", params)
+
+    async def get_channel(self, cid: str) -> Channel:
+        return Channel.from_json(await self._obj("GET", f"/channels/{_q(cid)}"))
+
+    async def list_channels(self) -> list[Channel]:
+        return [Channel.from_json(d) for d in await self._list("/channels")]
+
+    async def record(
+        self, cid: str, name: str, fmt: str = "wav", max_duration: int | None = None,
+        max_silence: int | None = None, if_exists: str = "fail", beep: bool = False,
+        terminate_on: str | None = None,
+    ) -> LiveRecording:
+        params = _params(name=name, format=fmt, maxDurationSeconds=max_duration,
+                         maxSilenceSeconds=max_silence, ifExists=if_exists, beep=beep,
+                         terminateOn=terminate_on)
+        data = await self._obj("POST", f"/channels/{_q(cid)}/record", params)
+        return LiveRecording.from_json(data)
+
+    # ---------------------------------------------------------------- bridges
+
+    async def create_bridge(
+        self, bridge_id: str | None = None, type: str = "mixing", name: str | None = None
+    ) -> Bridge:
+        params = _params(type=type, bridgeId=bridge_id, name=name)
+        return Bridge.from_json(await self._obj("POST", "/bridges", params))
+
+    async def add_channel(
+        self, bid: str, channel: str | list[str], role: str | None = None,
+        absorb_dtmf: bool | None = None, mute: bool | None = None,
+    ) -> None:
+        params = _params(channel=channel, role=role, absorbDTMF=absorb_dtmf, mute=mute)
+        await self.request("POST", f"/bridges/{_q(bid)}/addChannel", params)
+
+    async def remove_channel(self, bid: str, channel: str | list[str]) -> None:
+        await self.request("POST", f"/bridges/{_q(bid)}/removeChannel", _params(channel=channel))
+
+    async def bridge_start_moh(self, bid: str, moh_class: str | None = None) -> None:
+        await self.request("POST", f"/bridges/{_q(bid)}/moh", _params(mohClass=moh_class))
+
+    async def bridge_stop_moh(self, bid: str) -> None:
+        await self.request("DELETE", f"/bridges/{_q(bid)}/moh")
+
+    async def bridge_play(
+        self, bid: str, media: str | list[str], playback_id: str | None = None,
+        lang: str | None = None,
+    ) -> Playback:
+        params = _params(media=media, lang=lang, playbackId=playback_id)
+        return Playback.from_json(await self._obj("POST", f"/bridges/{_q(bid)}/play", params))
+
+    async def bridge_record(
+        self, bid: str, name: str, fmt: str = "wav", max_duration: int | None = None,
+        if_exists: str = "fail", beep: bool = False, max_silence: int | None = None,
+        terminate_on: str | None = None,
+    ) -> LiveRecording:
+        params = _params(name=name, format=fmt, maxDurationSeconds=max_duration,
+                         maxSilenceSeconds=max_silence, ifExists=if_exists, beep=beep,
+                         terminateOn=terminate_on)
+        data = await self._obj("POST", f"/bridges/{_q(bid)}/record", params)
+        return LiveRecording.from_json(data)
+
+    async def destroy_bridge(self, bid: str) -> None:
+        await self.request("DELETE", f"/bridges/{_q(bid)}")
+
+    async def get_bridge(self, bid: str) -> Bridge:
+        return Bridge.from_json(await self._obj("GET", f"/bridges/{_q(bid)}"))
+
+    async def list_bridges(self) -> list[Bridge]:
+        return [Bridge.from_json(d) for d in await self._list("/bridges")]
+
+    # ------------------------------------------------------ playbacks, records
+
+    async def get_playback(self, pid: str) -> Playback:
+        return Playback.from_json(await self._obj("GET", f"/playbacks/{_q(pid)}"))
+
+    async def stop_playback(self, pid: str) -> None:
+        await self.request("DELETE", f"/playbacks/{_q(pid)}")
+
+    async def list_stored_recordings(self) -> list[StoredRecording]:
+        return [StoredRecording.from_json(d) for d in await self._list("/recordings/stored")]
+
+    async def get_stored_recording(self, name: str) -> StoredRecording:
+        data = await self._obj("GET", f"/recordings/stored/{_q(name)}")
+        return StoredRecording.from_json(data)
+
+    async def delete_stored_recording(self, name: str) -> None:
+        await self.request("DELETE", f"/recordings/stored/{_q(name)}")
+
+    async def get_live_recording(self, name: str) -> LiveRecording:
+        return LiveRecording.from_json(await self._obj("GET", f"/recordings/live/{_q(name)}"))
+
+    async def stop_live_recording(self, name: str) -> None:
+        """Stop and keep the recording (DELETE on the live recording would discard it)."""
+        await self.request("POST", f"/recordings/live/{_q(name)}/stop")
+
+    # ----------------------------------------------------- applications, misc
+
+    async def get_application(self, app: str | None = None) -> Application:
+        name = app or self.config.app
+        return Application.from_json(await self._obj("GET", f"/applications/{_q(name)}"))
+
+    async def set_event_filter(
+        self, allowed: list[dict[str, str]] | None, disallowed: list[dict[str, str]] | None,
+        app: str | None = None,
+    ) -> Application:
+        """Filter the app's events at the source, e.g. `disallowed=[{"type": "ChannelVarset"}]`.
+
+        A list left as None is not changed; an empty list clears that filter.
+        """
+        body: JsonDict = {}
+        if allowed is not None:
+            body["allowed"] = allowed
+        if disallowed is not None:
+            body["disallowed"] = disallowed
+        name = app or self.config.app
+        data = await self._obj("PUT", f"/applications/{_q(name)}/eventFilter", None, body)
+        return Application.from_json(data)
+
+    async def list_endpoints(self) -> list[Endpoint]:
+        return [Endpoint.from_json(d) for d in await self._list("/endpoints")]
+
+    async def get_endpoint(self, tech: str, resource: str) -> Endpoint:
+        return Endpoint.from_json(await self._obj("GET", f"/endpoints/{_q(tech)}/{_q(resource)}"))
+
+    async def asterisk_info(self) -> AsteriskInfo:
+        return AsteriskInfo.from_json(await self._obj("GET", "/asterisk/info"))
+
+    async def ping(self) -> bool:
+        """True when ARI answers at all (used by health checks)."""
+        try:
+            await self.request("GET", "/asterisk/ping")
+        except AriError:
+            return False
+        return True
+
