@@ -1,0 +1,124 @@
+"""Agents on Redis: definitions, login/logout/available/break, live views.
+
+State lives in the `{P}:agents` hash (see acd.routing.keys); every change goes
+through a Lua script running the same state machine as acd.agents.machine, and
+is emitted to `on_change` (the lead logs them to PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from acd.agents.machine import conflict_message
+from acd.agents.model import AgentDef, AgentStateChange, AgentView
+from acd.clock import Clock
+from acd.errors import Conflict, NotFound
+from acd.routing.keys import Keys, Layout
+from acd.routing.model import RoutingSettings
+from acd.routing.scripts import Scripts
+
+__all__ = ["AgentService", "AgentStateChange", "AgentView", "view_of"]
+
+logger = logging.getLogger(__name__)
+
+OnChange = Callable[[AgentStateChange], object]
+AvailableHook = Callable[[str], Awaitable[None]]
+
+
+def view_of(rec: dict[str, Any]) -> AgentView:
+    """An AgentView from a stored agent record."""
+    return AgentView(
+        id=rec["id"], name=rec.get("name") or "", endpoint=rec.get("endpoint") or "",
+        state=rec["state"], reason=rec.get("reason") or None, since_ms=int(rec.get("since", 0)),
+        missed_in_row=int(rec.get("missed", 0)), current_call=rec.get("call") or None,
+        skills=rec.get("skills") or {}, calls_answered=int(rec.get("calls", 0)),
+        talk_ms=int(rec.get("talk", 0)),
+    )
+
+
+class AgentService:
+    """Agents' definitions and states in Redis."""
+
+    def __init__(self, redis: aioredis.Redis, *, prefix: str, clock: Clock,
+                 agents: list[AgentDef], on_change: OnChange | None = None,
+                 settings: RoutingSettings | None = None) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.clock = clock
+        self.defs = {a.id: a for a in agents}
+        self.on_change = on_change
+        self.settings = settings or RoutingSettings()
+        self.scripts = Scripts(redis, Layout.build(self.keys, (), self.skills()), self.settings)
+        # Set by the Router: an agent who became available looks for a waiting call.
+        self.on_available: AvailableHook | None = None
+
+    def skills(self) -> set[str]:
+        return {s for a in self.defs.values() for s in a.skills}
+
+    async def sync_definitions(self) -> None:
+        """Write the configured agents into Redis; live states are kept."""
+        defs = [a.model_dump(include={"id", "name", "endpoint", "skills", "order"})
+                for a in self.defs.values()]
+        res = await self.scripts.run("sync_agents", self.clock.ms(), json.dumps(defs))
+        logger.info("agents synced: %d new, %d updated", res["created"], res["updated"])
+
+    async def login(self, agent_id: str, reason: str | None = None) -> AgentView:
+        """Log in: available, or on break with `reason` when one is given."""
+        return await self._command(agent_id, {"ev": "login", "reason": reason or ""})
+
+    async def logout(self, agent_id: str) -> AgentView:
+        return await self._command(agent_id, {"ev": "logout"})
+
+    async def available(self, agent_id: str) -> AgentView:
+        return await self._command(agent_id, {"ev": "available"})
+
+    async def set_break(self, agent_id: str, reason: str) -> AgentView:
+        return await self._command(agent_id, {"ev": "break", "reason": reason})
+
+    async def get(self, agent_id: str) -> AgentView:
+        raw = await self.redis.hget(self.keys.agents, agent_id)
+        if raw is None:
+            raise NotFound(f"no agent {agent_id!r}", agent_id=agent_id)
+        return view_of(json.loads(raw))
+
+    async def list(self) -> builtins.list[AgentView]:
+        raw: dict[Any, Any] = await self.redis.hgetall(self.keys.agents)
+        return sorted((view_of(json.loads(v)) for v in raw.values()), key=lambda v: v.id)
+
+    async def apply(self, agent_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Run one machine event through Lua (commands, and the table tests)."""
+        res = await self.scripts.run("agent_event", self.clock.ms(), agent_id,
+                                     json.dumps(event))
+        self.emit(res["changes"], res["now"])
+        return res
+
+    def emit(self, changes: Iterable[Sequence[Any]], at_ms: int) -> None:
+        """Hand the state changes a script returned to `on_change`."""
+        if self.on_change is None:
+            return
+        for agent_id, previous, state, reason in changes:
+            try:
+                self.on_change(AgentStateChange(agent_id, previous, state, reason or None,
+                                                at_ms))
+            except Exception:
+                logger.exception("agent %s: on_change callback failed", agent_id)
+
+    async def _command(self, agent_id: str, event: dict[str, Any]) -> AgentView:
+        res = await self.apply(agent_id, event)
+        if res.get("missing"):
+            raise NotFound(f"no agent {agent_id!r}; is it in the configuration?",
+                           agent_id=agent_id)
+        rec = res["agent"]
+        if res.get("err"):
+            code = str(res["err"])
+            raise Conflict(conflict_message(code, agent_id, rec["state"]),
+                           agent_id=agent_id, state=rec["state"], code=code)
+        if res["changes"] and rec["state"] == "available" and self.on_available is not None:
+            await self.on_available(agent_id)
+        return view_of(rec)

@@ -1,0 +1,37 @@
+-- reap.lua: what time alone changes. Agents past their reserved/ringing deadline
+-- are freed and their call returned to its queue; agents past wrap-up become
+-- available; waiting calls whose step or retry delay ended look for agents again.
+-- Idempotent: running it twice, or on two nodes, changes nothing more.
+-- KEYS: the layout of _lib.lua (all of it).
+-- ARGV (after the layout): arg(1) now ms, arg(2) settings JSON, arg(3) limit per kind.
+-- Returns JSON {agents = n, calls = n, more = bool, changes, offers, now}.
+local limit = tonumber(arg(3))
+local ids = redis.call('ZRANGEBYSCORE', K_TA, '-inf', NOW, 'LIMIT', 0, limit)
+for _, id in ipairs(ids) do
+  local a = load_agent(id)
+  if not a or not TRANSIENT[a.state] then
+    redis.call('ZREM', K_TA, id)
+  else
+    local st, res, call = a.state, a.res, a.call
+    agent_step(a, {ev = 'expire'}, S.mm)
+    if TRANSIENT[a.state] and (a.dl or 0) <= NOW then
+      redis.call('ZREM', K_TA, id)  -- never loop on a broken record
+    end
+    if st ~= 'wrap_up' and a.state == 'available' then
+      local c = load_call(call)
+      if return_call(c, res) then match_call(c) end
+    end
+    match_agent(a)
+  end
+end
+local cids = redis.call('ZRANGEBYSCORE', K_TC, '-inf', NOW, 'LIMIT', 0, limit)
+for _, id in ipairs(cids) do
+  local c = load_call(id)
+  if not c then
+    redis.call('ZREM', K_TC, id)
+  else
+    schedule(c)
+    match_call(c)
+  end
+end
+return result({agents = #ids, calls = #cids, more = #ids >= limit or #cids >= limit})

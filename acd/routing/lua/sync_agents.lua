@@ -1,0 +1,21 @@
+-- sync_agents.lua: write agent definitions, keeping each agent's live state.
+-- KEYS: the layout of _lib.lua (agents, idle, idle:<skill> are written).
+-- ARGV (after the layout): arg(1) now ms, arg(2) settings JSON,
+--   arg(3) JSON list of {id, name, endpoint, skills, order}.
+-- Returns JSON {created = n, updated = n, changes = [], offers = [], now}.
+local created, updated = 0, 0
+for _, d in ipairs(cjson.decode(arg(3))) do
+  local a = load_agent(d.id)
+  if not a then
+    a = {id = d.id, state = 'logged_out', reason = '', since = NOW, missed = 0, call = '',
+      res = '', dl = 0, calls = 0, talk = 0, lastoff = 0, ans = 0, queue = ''}
+    created = created + 1
+  else
+    if a.state == 'available' then idle_index(a, false) end
+    updated = updated + 1
+  end
+  a.name, a.endpoint, a.skills, a.order = d.name, d.endpoint, d.skills, d.order
+  if a.state == 'available' then idle_index(a, true) end
+  save_agent(a)
+end
+return result({created = created, updated = updated})

@@ -1,0 +1,111 @@
+"""Routing's vocabulary: queue and chain definitions, requests, offers, results."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Strategy = Literal[
+    "longest_idle", "fewest_calls", "least_talk_time", "round_robin", "best_skill",
+    "top_down", "ring_all",
+]
+STRATEGIES: tuple[Strategy, ...] = (
+    "longest_idle", "fewest_calls", "least_talk_time", "round_robin", "best_skill",
+    "top_down", "ring_all",
+)
+FailReason = Literal["noanswer", "busy", "unreachable", "error", "rejected"]
+# Failures that are the agent's doing count towards auto-pause and the retry delay;
+# "error" (ours) and "rejected" (the call side refused the offer) do not.
+COUNTED_FAILURES: frozenset[str] = frozenset({"noanswer", "busy", "unreachable"})
+ExitReason = Literal["full", "max_wait", "no_agents"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QueueDef(_Frozen):
+    """One queue: what an agent needs to take its calls, and how agents are chosen."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    skills: dict[str, int] = Field(default_factory=dict)
+    strategy: Strategy = "longest_idle"
+    ring_timeout: float = Field(default=15.0, gt=0)
+    wrapup: float = Field(default=5.0, ge=0)
+    max_waiting: int | None = Field(default=None, ge=0)
+    max_wait: float | None = Field(default=None, gt=0)
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    moh_class: str = "default"
+
+
+class StepDef(_Frozen):
+    """One step of an escalation chain, TaskRouter-style.
+
+    The step lasts `timeout` seconds (None: for good). Its requirement is the
+    queue's own (queue skills + the call's skills), changed by the step:
+    `skills` replaces the skills outright, `drop_skills` relaxes, `add_skills`
+    adds or overrides levels, `queues` also accepts agents able to serve those
+    queues, `agents` restricts to the named agents.
+    """
+
+    timeout: float | None = Field(default=None, gt=0)
+    agents: list[str] | None = None
+    skills: dict[str, int] | None = None
+    drop_skills: list[str] = Field(default_factory=list)
+    add_skills: dict[str, int] = Field(default_factory=dict)
+    queues: list[str] = Field(default_factory=list)
+
+
+class ChainDef(_Frozen):
+    name: str = Field(min_length=1)
+    steps: list[StepDef] = Field(min_length=1)
+
+
+class RoutingSettings(_Frozen):
+    max_missed: int = Field(default=3, ge=0)  # 0: never auto-pause
+    missed_retry_delay: float = Field(default=30.0, ge=0)
+    reservation_ttl: float = Field(default=30.0, gt=0)
+    # Each minute waited adds this much priority (0: strict priority, then oldest).
+    aging_per_minute: float = Field(default=0.0, ge=0)
+    preferred_timeout: float = Field(default=20.0, ge=0)
+    tick: float = Field(default=1.0, gt=0)  # seconds of clock time between reaper passes
+    scan_limit: int = Field(default=100, ge=1)  # waiting calls examined per queue per match
+    ring_all_max: int = Field(default=10, ge=1)
+    chains: list[ChainDef] = Field(default_factory=list)
+
+
+class QueueRequest(_Frozen):
+    call_id: str = Field(min_length=1)
+    queue: str
+    skills: dict[str, int] = Field(default_factory=dict)
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    enqueued_at_ms: int
+    caller: str = ""
+    chain: str | None = None
+    preferred_agent: str | None = None
+
+
+class EnqueueResult(_Frozen):
+    accepted: bool
+    position: int | None = None
+    reason: str | None = None
+
+
+class Offer(_Frozen):
+    """A reserved agent for a waiting call: ring `endpoint`, then report back."""
+
+    call_id: str
+    agent_id: str
+    endpoint: str
+    queue: str
+    reservation_id: str
+    enqueued_at_ms: int
+    ring_timeout: float
+    attempt: int
+    owner: str = ""
+
+
+class DequeueResult(_Frozen):
+    was: Literal["waiting", "offered", "connected", "none"]
+    agents_released: list[str] = Field(default_factory=list)

@@ -1,0 +1,349 @@
+"""The router: queues and matching on Redis, shared by every acd node.
+
+Every operation is one Lua script (acd/routing/lua), so two nodes on one Redis
+can never give one agent two calls or one call two agents. Matching happens in
+the script that changes things (a call arrives, an agent frees up, an offer
+fails); a tick runs the reaper (expired reservations and wrap-ups, chain steps,
+retry delays) and a sweep as a safety net. An offer goes to the node owning the
+call: straight to `on_offer` when that is us, else through the owner's inbox list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from acd.agents.model import AgentView
+from acd.agents.service import AgentService, view_of
+from acd.clock import Clock
+from acd.errors import InvalidRequest, NotFound
+from acd.routing import policy
+from acd.routing.keys import Keys, Layout
+from acd.routing.model import (
+    COUNTED_FAILURES,
+    DequeueResult,
+    EnqueueResult,
+    FailReason,
+    Offer,
+    QueueDef,
+    QueueRequest,
+    RoutingSettings,
+)
+from acd.routing.scripts import ScriptName, Scripts
+from acd.routing.snapshot import build_snapshot
+
+logger = logging.getLogger(__name__)
+
+OnOffer = Callable[[Offer], Awaitable[None]]
+OnExit = Callable[[str, str], Awaitable[None]]
+INBOX_TTL_MS = 120_000
+
+
+def offer_of(d: dict[str, Any]) -> Offer:
+    return Offer(call_id=d["call"], agent_id=d["agent"], endpoint=d["endpoint"],
+                 queue=d["queue"], reservation_id=d["res"], enqueued_at_ms=int(d["enq"]),
+                 ring_timeout=float(d["ring"]), attempt=int(d["att"]), owner=d["owner"])
+
+
+class Router:
+    """Skill-based queues on Redis for one acd node (`node_id`)."""
+
+    def __init__(self, redis: aioredis.Redis, *, prefix: str, node_id: str, clock: Clock,
+                 queues: list[QueueDef], agents: AgentService, settings: RoutingSettings,
+                 on_offer: OnOffer, on_exit: OnExit | None = None) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self.node_id = node_id
+        self.clock = clock
+        self.queues = {q.name: q for q in queues}
+        self.agents = agents
+        self.settings = settings
+        self.on_offer = on_offer
+        self.on_exit = on_exit
+        skills = set(agents.skills())
+        for q in queues:
+            skills.update(q.skills)
+        for chain in settings.chains:
+            for step in chain.steps:
+                skills.update(step.skills or {})
+                skills.update(step.add_skills)
+        self.layout = Layout.build(self.keys, self.queues, skills)
+        self.scripts = Scripts(redis, self.layout, settings)
+        agents.on_available = self.agent_available
+        self._tasks: list[asyncio.Task[None]] = []
+        self._exit_timers: dict[str, asyncio.TimerHandle] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self.offers_delivered = 0
+        self.offers_forwarded = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start the tick (reaper + sweep), the inbox reader and the kick listener."""
+        self._tasks = [
+            asyncio.create_task(self._tick_loop(), name=f"router-tick-{self.node_id}"),
+            asyncio.create_task(self._inbox_loop(), name=f"router-inbox-{self.node_id}"),
+            asyncio.create_task(self._kick_loop(), name=f"router-kick-{self.node_id}"),
+        ]
+        await self.kick()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for handle in self._exit_timers.values():
+            handle.cancel()
+        self._exit_timers.clear()
+
+    async def kick(self) -> None:
+        """Ask every node (us included) to sweep the queues now."""
+        await self.redis.publish(self.keys.kick, "match")
+
+    # ----------------------------------------------------------- the queue
+
+    def queue_def(self, name: str) -> QueueDef:
+        q = self.queues.get(name)
+        if q is None:
+            raise NotFound(f"no queue {name!r}; known: {sorted(self.queues)}", queue=name)
+        return q
+
+    async def enqueue(self, req: QueueRequest) -> EnqueueResult:
+        """Put a call owned by this node in its queue; an agent may be offered at once.
+
+        Replaying it for a call already in routing changes nothing."""
+        return await self._enqueue(req, adopt=False)
+
+    async def adopt(self, req: QueueRequest) -> EnqueueResult:
+        """Take over a call after a restart: this node owns it from now on. A call
+        routing still holds keeps its place; one it lost is queued again with its
+        original enqueue time."""
+        return await self._enqueue(req, adopt=True)
+
+    async def _enqueue(self, req: QueueRequest, *, adopt: bool) -> EnqueueResult:
+        q = self.queue_def(req.queue)
+        if req.preferred_agent == "":
+            raise InvalidRequest("preferred_agent must be an agent id or None")
+        record = policy.call_record(req, q, self.settings, self.node_id, self.queues)
+        limit = "" if adopt or q.max_waiting is None else str(q.max_waiting)
+        res = await self._run("enqueue", json.dumps(record, separators=(",", ":")), limit,
+                              "1" if adopt else "0")
+        if not res["accepted"]:
+            return EnqueueResult(accepted=False, reason=res.get("reason"))
+        if q.max_wait is not None and self.on_exit is not None:
+            self._exit_timer(req.call_id, req.enqueued_at_ms, q.max_wait)
+        return EnqueueResult(accepted=True, position=res.get("position"))
+
+    async def dequeue(self, call_id: str) -> DequeueResult:
+        """The caller left: drop the waiting call, or cancel its offers and free the
+        agents. Says what the call was doing."""
+        self._cancel_exit(call_id)
+        res = await self._run("dequeue", call_id, "0")
+        return DequeueResult(was=res["was"], agents_released=res.get("released") or [])
+
+    async def position(self, call_id: str) -> int | None:
+        """1-based place of a waiting call in its queue; None when it is not waiting."""
+        raw = await self.redis.hget(self.keys.calls, call_id)
+        if raw is None:
+            return None
+        rec = json.loads(raw)
+        if rec.get("st") != "waiting":
+            return None
+        rank: Any = await self.redis.zrank(self.keys.queue(rec["q"]), call_id)
+        return None if rank is None else int(rank) + 1
+
+    async def waiting(self, queue: str) -> int:
+        self.queue_def(queue)
+        return int(await self.redis.zcard(self.keys.queue(queue)))
+
+    async def expected_wait(self, call_id: str) -> float | None:
+        """Seconds the call is likely to wait still, from recent handle times and the
+        agents logged in for its queue; None when there is nothing to go on."""
+        raw = await self.redis.hget(self.keys.calls, call_id)
+        pos = await self.position(call_id)
+        if raw is None or pos is None:
+            return None if raw is None else 0.0
+        q = self.queue_def(json.loads(raw)["q"])
+        aht = await self.redis.hget(self.keys.stats, f"{q.name}:aht")
+        staffed = sum(1 for a in await self.agents.list()
+                      if a.state not in ("logged_out", "break")
+                      and all(a.skills.get(s, 0) >= lvl for s, lvl in q.skills.items()))
+        return policy.expected_wait(pos, float(aht) if aht else None, staffed)
+
+    async def snapshot(self) -> dict[str, Any]:
+        """Queues with their waiting and offered calls, and the agents (for the API)."""
+        calls: dict[Any, Any] = await self.redis.hgetall(self.keys.calls)
+        stats: dict[Any, Any] = await self.redis.hgetall(self.keys.stats)
+        agents = await self.agents.list()
+        return build_snapshot(self.queues, calls, stats, agents, self.clock.ms())
+
+    # --------------------------------------------------------------- offers
+
+    async def offer_ringing(self, offer: Offer) -> None:
+        """The agent's phone rings: the reservation lasts the ring timeout (+ TTL)."""
+        deadline = self.clock.ms() + int((offer.ring_timeout + self.settings.reservation_ttl)
+                                         * 1000)
+        await self._run("offer_ringing", offer.agent_id, offer.reservation_id, deadline)
+
+    async def offer_answered(self, offer: Offer) -> bool:
+        """The agent answered: on call; the other ring-all agents are released.
+        False when the offer was no longer current (then do not bridge)."""
+        res = await self._run("offer_answered", offer.call_id, offer.reservation_id,
+                              offer.agent_id)
+        if not res["connected"]:
+            logger.warning("call %s: answer by agent %s came for a stale offer %s",
+                           offer.call_id, offer.agent_id, offer.reservation_id)
+        return bool(res["connected"])
+
+    async def offer_failed(self, offer: Offer, reason: FailReason) -> AgentView:
+        """The agent did not take the call: it goes back to the head of its queue
+        (original enqueue time), not to this agent before the retry delay."""
+        res = await self._run("offer_failed", offer.call_id, offer.reservation_id,
+                              offer.agent_id, "1" if reason in COUNTED_FAILURES else "0")
+        if res.get("agent") is None:
+            raise NotFound(f"no agent {offer.agent_id!r}", agent_id=offer.agent_id)
+        return view_of(res["agent"])
+
+    async def call_ended(self, offer: Offer) -> None:
+        """The connected call is over: the agent wraps up, then is available."""
+        q = self.queues.get(offer.queue)
+        wrap = int((q.wrapup if q else 0.0) * 1000)
+        await self._run("call_ended", offer.call_id, offer.reservation_id, offer.agent_id, wrap)
+
+    async def agent_available(self, agent_id: str) -> None:
+        """An agent became available: give them the best waiting call."""
+        await self._run("match_agent", agent_id)
+
+    # ----------------------------------------------------------------- time
+
+    async def reap(self) -> int:
+        """Run the reaper until nothing due is left; returns how many items it saw."""
+        seen = 0
+        for _ in range(100):
+            res = await self._run("reap", 200)
+            seen += int(res["agents"]) + int(res["calls"])
+            if not res["more"]:
+                break
+        return seen
+
+    async def sweep(self) -> int:
+        res = await self._run("sweep")
+        return int(res["matched"])
+
+    async def _tick_loop(self) -> None:
+        while True:
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(),
+                                           self.clock.real(self.settings.tick))
+                self._wake.clear()
+                await self.reap()
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("router %s: tick failed", self.node_id)
+                await asyncio.sleep(0.5)
+
+    async def _inbox_loop(self) -> None:
+        key = self.keys.inbox(self.node_id)
+        while True:
+            try:
+                item = await self.redis.blpop([key], timeout=1)
+                if item is not None:
+                    await self._deliver_local(Offer.model_validate_json(item[1]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("router %s: inbox read failed", self.node_id)
+                await asyncio.sleep(0.5)
+
+    async def drain_inbox(self) -> int:
+        """Deliver the offers waiting in this node's inbox now (without blocking)."""
+        key = self.keys.inbox(self.node_id)
+        n = 0
+        while (raw := await self.redis.lpop(key)) is not None:
+            await self._deliver_local(Offer.model_validate_json(str(raw)))
+            n += 1
+        return n
+
+    async def _kick_loop(self) -> None:
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.keys.kick)
+            while True:
+                msg = await pubsub.get_message(timeout=1.0)
+                if msg is not None:
+                    self._wake.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("router %s: kick listener failed", self.node_id)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    # ------------------------------------------------------------- plumbing
+
+    async def _run(self, name: ScriptName, *args: str | int) -> dict[str, Any]:
+        res = await self.scripts.run(name, self.clock.ms(), *args)
+        self.agents.emit(res["changes"], int(res["now"]))
+        for d in res["offers"]:
+            await self._deliver(offer_of(d))
+        return res
+
+    async def _deliver(self, offer: Offer) -> None:
+        if offer.owner == self.node_id:
+            await self._deliver_local(offer)
+            return
+        key = self.keys.inbox(offer.owner)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, offer.model_dump_json())
+            pipe.pexpire(key, INBOX_TTL_MS)
+            await pipe.execute()
+        self.offers_forwarded += 1
+
+    async def _deliver_local(self, offer: Offer) -> None:
+        self.offers_delivered += 1
+        try:
+            await self.on_offer(offer)
+        except Exception:
+            logger.exception("call %s: on_offer failed; releasing agent %s", offer.call_id,
+                             offer.agent_id)
+            await self.offer_failed(offer, "error")
+
+    def _exit_timer(self, call_id: str, enqueued_ms: int, max_wait: float) -> None:
+        self._cancel_exit(call_id)
+        left = max_wait - (self.clock.ms() - enqueued_ms) / 1000
+
+        self._exit_timers[call_id] = self.clock.call_later(left, lambda: self._spawn_max_wait(
+            call_id))
+
+    def _spawn_max_wait(self, call_id: str) -> None:
+        self._exit_timers.pop(call_id, None)
+        task = asyncio.create_task(self._max_wait(call_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _cancel_exit(self, call_id: str) -> None:
+        handle = self._exit_timers.pop(call_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    async def _max_wait(self, call_id: str) -> None:
+        try:
+            res = await self._run("dequeue", call_id, "1")
+            if res["was"] == "offered":  # ringing an agent now: look again shortly
+                self._exit_timers[call_id] = self.clock.call_later(
+                    1.0, lambda: self._spawn_max_wait(call_id))
+            elif res["was"] == "waiting" and self.on_exit is not None:
+                await self.on_exit(call_id, "max_wait")
+        except Exception:
+            logger.exception("call %s: max-wait exit failed", call_id)

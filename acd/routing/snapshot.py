@@ -1,0 +1,47 @@
+"""The routing picture for the API: queues, their calls, agents (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from acd.agents.model import AgentView
+from acd.routing import policy
+from acd.routing.model import QueueDef
+
+
+def build_snapshot(queues: Mapping[str, QueueDef], calls: Mapping[str, str],
+                   stats: Mapping[str, str], agents: Sequence[AgentView],
+                   now_ms: int) -> dict[str, Any]:
+    by_queue: dict[str, list[dict[str, Any]]] = {name: [] for name in queues}
+    for raw in calls.values():
+        rec = json.loads(raw)
+        by_queue.setdefault(rec["q"], []).append(rec)
+    out: list[dict[str, Any]] = []
+    for name, recs in sorted(by_queue.items()):
+        q = queues.get(name)
+        waiting = sorted((r for r in recs if r.get("st") == "waiting"),
+                         key=lambda r: (float(r["score"]), r["id"]))
+        aht = stats.get(f"{name}:aht")
+        staffed = [a for a in agents if a.state not in ("logged_out", "break")
+                   and (q is None or all(a.skills.get(s, 0) >= lvl
+                                         for s, lvl in q.skills.items()))]
+        out.append({
+            "name": name,
+            "strategy": q.strategy if q else None,
+            "waiting": len(waiting),
+            "offered": sum(1 for r in recs if r.get("st") == "offered"),
+            "connected": sum(1 for r in recs if r.get("st") == "connected"),
+            "agents_staffed": len(staffed),
+            "agents_available": sum(1 for a in staffed if a.state == "available"),
+            "average_handle_s": round(float(aht) / 1000, 1) if aht else None,
+            "calls": [{
+                "call_id": r["id"], "position": i + 1, "priority": r.get("prio", 0),
+                "caller": r.get("caller", ""), "waited_s": round((now_ms - r["enq"]) / 1000, 1),
+                "owner": r.get("owner"),
+                "expected_wait_s": policy.expected_wait(i + 1, float(aht) if aht else None,
+                                                        len(staffed)),
+            } for i, r in enumerate(waiting)],
+        })
+    return {"queues": out, "agents": [a.model_dump(mode="json") for a in agents]}

@@ -1,0 +1,278 @@
+"""The router on a real Redis: the call path from enqueue to wrap-up, races, scripts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from acd.agents.model import AgentDef
+from acd.clock import Clock
+from acd.routing.model import QueueDef, QueueRequest, RoutingSettings
+from acd.routing.scripts import SCRIPT_NAMES
+from tests.routing.conftest import NodeFactory
+
+SALES = QueueDef(name="sales", skills={"en": 3}, wrapup=5.0, ring_timeout=10.0)
+
+
+def agent(id: str, **skills: int) -> AgentDef:
+    return AgentDef(id=id, name=id.upper(), endpoint=f"PJSIP/{id}", skills=skills or {"en": 5})
+
+
+def call(id: str, clock: Clock, queue: str = "sales", **kw: object) -> QueueRequest:
+    data: dict[str, object] = {"call_id": id, "queue": queue, "enqueued_at_ms": clock.ms()}
+    data.update(kw)
+    return QueueRequest.model_validate(data)
+
+
+async def test_call_life_with_fast_clock(make_node: NodeFactory) -> None:
+    clock = Clock(speed=50)
+    n = await make_node(agents=[agent("a1"), agent("a2")], queues=[SALES], clock=clock,
+                        settings=RoutingSettings(missed_retry_delay=30, max_missed=3))
+    r, ag = n.router, n.agents
+    res = await r.enqueue(call("c1", clock))
+    assert (res.accepted, res.position) == (True, 1)
+    assert await r.position("c1") == 1 and await r.waiting("sales") == 1 and not n.offers
+
+    await ag.login("a1")
+    assert [o.agent_id for o in n.offers] == ["a1"]
+    first = n.offers[0]
+    assert (first.call_id, first.endpoint, first.attempt) == ("c1", "PJSIP/a1", 1)
+    assert (await ag.get("a1")).state == "reserved"
+    assert await r.position("c1") is None and await r.waiting("sales") == 0
+
+    await r.offer_ringing(first)
+    view = await r.offer_failed(first, "noanswer")
+    assert (view.state, view.missed_in_row) == ("available", 1)
+    assert await r.position("c1") == 1  # back at the head, a1 may not have it again yet
+
+    await ag.login("a2")
+    second = n.offers[-1]
+    assert (second.agent_id, second.attempt, second.enqueued_at_ms) == (
+        "a2", 2, first.enqueued_at_ms)
+    await r.offer_ringing(second)
+    assert await r.offer_answered(second)
+    a2 = await ag.get("a2")
+    assert (a2.state, a2.current_call) == ("on_call", "c1")
+
+    await r.call_ended(second)
+    assert (await ag.get("a2")).state == "wrap_up"
+    assert await r.position("c1") is None
+    await clock.sleep(5.5)  # wrap-up is 5 s of clock time
+    assert await r.reap() >= 1
+    a2 = await ag.get("a2")
+    assert (a2.state, a2.calls_answered) == ("available", 1)
+    states = [(c.agent_id, c.state) for c in n.changes]
+    assert states == [
+        ("a1", "available"), ("a1", "reserved"), ("a1", "ringing"), ("a1", "available"),
+        ("a2", "available"), ("a2", "reserved"), ("a2", "ringing"), ("a2", "on_call"),
+        ("a2", "wrap_up"), ("a2", "available"),
+    ]
+
+
+async def test_retry_delay_then_same_agent_again(make_node: NodeFactory) -> None:
+    clock = Clock(speed=100)
+    n = await make_node(agents=[agent("a1")], queues=[SALES], clock=clock,
+                        settings=RoutingSettings(missed_retry_delay=10))
+    await n.agents.login("a1")
+    await n.router.enqueue(call("c1", clock))
+    await n.router.offer_failed(n.offers[0], "busy")
+    assert len(n.offers) == 1 and await n.router.position("c1") == 1
+    await n.router.reap()
+    assert len(n.offers) == 1  # still inside the delay
+    await clock.sleep(10.5)
+    await n.router.reap()
+    assert [o.agent_id for o in n.offers] == ["a1", "a1"]
+
+
+async def test_auto_pause_after_missed_offers(make_node: NodeFactory) -> None:
+    n = await make_node(agents=[agent("a1")], queues=[SALES],
+                        settings=RoutingSettings(max_missed=2, missed_retry_delay=0))
+    await n.agents.login("a1")
+    await n.router.enqueue(call("c1", Clock()))
+    await n.router.offer_failed(n.offers[0], "noanswer")  # re-offered at once (no delay)
+    assert len(n.offers) == 2
+    view = await n.router.offer_failed(n.offers[1], "unreachable")
+    assert (view.state, view.reason, view.missed_in_row) == ("break", "missed_offers", 2)
+    assert len(n.offers) == 2 and await n.router.position("c1") == 1
+    await n.agents.available("a1")  # back from the pause: the waiting call comes at once
+    assert len(n.offers) == 3 and (await n.agents.get("a1")).missed_in_row == 0
+
+
+async def test_uncounted_failures_do_not_pause(make_node: NodeFactory) -> None:
+    n = await make_node(agents=[agent("a1")], queues=[SALES],
+                        settings=RoutingSettings(max_missed=1, missed_retry_delay=0))
+    await n.agents.login("a1")
+    await n.router.enqueue(call("c1", Clock()))
+    for reason in ("error", "rejected"):
+        view = await n.router.offer_failed(n.offers[-1], reason)  # type: ignore[arg-type]
+        assert view.missed_in_row == 0
+    assert (await n.agents.get("a1")).state == "reserved"
+
+
+async def test_failed_call_goes_back_before_younger_calls(make_node: NodeFactory) -> None:
+    clock = Clock()
+    n = await make_node(agents=[agent("a1"), agent("a2")], queues=[SALES], clock=clock,
+                        settings=RoutingSettings(missed_retry_delay=60))
+    await n.agents.login("a1")
+    await n.router.enqueue(call("old", clock, enqueued_at_ms=clock.ms() - 5000))
+    await n.router.enqueue(call("young", clock))
+    assert await n.router.position("young") == 1
+    await n.router.offer_failed(n.offers[0], "noanswer")
+    # a1 may not get "old" again for a while, so a1 takes "young"; "old" waits at the head.
+    assert [o.call_id for o in n.offers] == ["old", "young"]
+    assert await n.router.position("old") == 1
+    await n.agents.login("a2")
+    assert n.offers[-1].call_id == "old" and n.offers[-1].agent_id == "a2"
+
+
+async def test_priority_then_oldest(make_node: NodeFactory) -> None:
+    clock = Clock()
+    n = await make_node(agents=[agent("a1")], queues=[SALES], clock=clock)
+    t = clock.ms()
+    await n.router.enqueue(call("c-old", clock, enqueued_at_ms=t - 9000))
+    await n.router.enqueue(call("c-vip", clock, enqueued_at_ms=t, priority=5))
+    await n.router.enqueue(call("c-mid", clock, enqueued_at_ms=t - 4000))
+    assert [await n.router.position(c) for c in ("c-vip", "c-old", "c-mid")] == [1, 2, 3]
+    await n.agents.login("a1")
+    for _ in range(3):
+        o = n.offers[-1]
+        await n.router.offer_answered(o)
+        await n.router.call_ended(o)
+        await n.agents.available("a1")  # ends wrap-up early: the next call comes at once
+    assert [o.call_id for o in n.offers] == ["c-vip", "c-old", "c-mid"]
+
+
+async def test_two_calls_race_for_the_last_agent(make_node: NodeFactory) -> None:
+    clock = Clock()
+    n1 = await make_node("n1", agents=[agent("a1")], queues=[SALES], clock=clock)
+    n2 = await make_node("n2", agents=[agent("a1")], queues=[SALES], clock=clock)
+    await n1.agents.login("a1")
+    for round_ in range(20):
+        c1, c2 = f"x{round_}", f"y{round_}"
+        r1, r2 = await asyncio.gather(n1.router.enqueue(call(c1, clock)),
+                                      n2.router.enqueue(call(c2, clock)))
+        assert r1.accepted and r2.accepted
+        offers = [o for o in n1.offers + n2.offers if o.call_id in (c1, c2)]
+        assert len(offers) == 1, offers
+        assert sorted([r1.position, r2.position]) == [0, 1]
+        await n1.router.dequeue(c1)
+        await n2.router.dequeue(c2)
+        assert (await n1.agents.get("a1")).state == "available"
+
+
+async def test_two_agents_race_for_one_call(make_node: NodeFactory) -> None:
+    clock = Clock()
+    defs = [agent("a1"), agent("a2")]
+    n1 = await make_node("n1", agents=defs, queues=[SALES], clock=clock)
+    n2 = await make_node("n2", agents=defs, queues=[SALES], clock=clock)
+    await n1.router.enqueue(call("c1", clock))
+    await asyncio.gather(n1.agents.login("a1"), n2.agents.login("a2"))
+    assert len(n1.offers) == 1 and not n2.offers  # n1 owns the call
+
+
+async def test_dequeue_waiting_offered_none(make_node: NodeFactory) -> None:
+    clock = Clock()
+    n = await make_node(agents=[agent("a1")], queues=[SALES], clock=clock)
+    await n.router.enqueue(call("c1", clock))
+    assert (await n.router.dequeue("c1")).was == "waiting"
+    assert (await n.router.dequeue("c1")).was == "none"
+    await n.agents.login("a1")
+    assert not n.offers
+    await n.router.enqueue(call("c2", clock))
+    res = await n.router.dequeue("c2")
+    assert (res.was, res.agents_released) == ("offered", ["a1"])
+    assert (await n.agents.get("a1")).state == "available"
+    # A late report about the cancelled offer is harmless.
+    await n.router.offer_failed(n.offers[0], "noanswer")
+    assert (await n.agents.get("a1")).missed_in_row == 0
+
+
+async def test_replays_are_harmless(make_node: NodeFactory) -> None:
+    clock = Clock()
+    n = await make_node(agents=[agent("a1")], queues=[SALES], clock=clock)
+    await n.agents.login("a1")
+    req = call("c1", clock)
+    await n.router.enqueue(req)
+    assert (await n.router.enqueue(req)).position == 0  # already offered
+    o = n.offers[0]
+    for _ in range(2):
+        await n.router.offer_ringing(o)
+        await n.router.offer_answered(o)
+    await n.router.offer_failed(o, "noanswer")  # too late: the agent is on the call
+    assert (await n.agents.get("a1")).state == "on_call"
+    for _ in range(2):
+        await n.router.call_ended(o)
+    await n.router.reap()
+    await n.router.reap()
+    assert len(n.offers) == 1
+    assert [c.state for c in n.changes] == ["available", "reserved", "ringing", "on_call",
+                                            "wrap_up"]
+
+
+async def test_reservation_expiry_returns_the_call(make_node: NodeFactory) -> None:
+    clock = Clock(speed=100)
+    n = await make_node(agents=[agent("a1")], queues=[SALES], clock=clock,
+                        settings=RoutingSettings(reservation_ttl=5))
+    await n.agents.login("a1")
+    await n.router.enqueue(call("c1", clock))
+    await clock.sleep(5.5)  # nobody reported ringing: the reservation runs out
+    await n.router.reap()
+    assert [o.attempt for o in n.offers] == [1, 2]  # freed, then offered again
+    await n.router.offer_ringing(n.offers[1])  # ringing lasts ring_timeout + ttl = 15 s
+    await clock.sleep(10)
+    await n.router.reap()
+    assert (await n.agents.get("a1")).state == "ringing"
+    await clock.sleep(6)
+    await n.router.reap()
+    assert len(n.offers) == 3
+
+
+async def test_script_flush_then_every_script_again(make_node: NodeFactory,
+                                                    redis_client: aioredis.Redis) -> None:
+    clock = Clock()
+    n = await make_node(agents=[agent("a1")], queues=[SALES], clock=clock,
+                        settings=RoutingSettings(missed_retry_delay=0))
+    await redis_client.script_flush()
+    used = await exercise_every_script(n, clock)
+    assert used == set(SCRIPT_NAMES)
+    await redis_client.script_flush()
+    assert await exercise_every_script(n, clock, tag="b") == set(SCRIPT_NAMES)
+
+
+async def exercise_every_script(n: object, clock: Clock, tag: str = "a") -> set[str]:
+    from tests.routing.conftest import Node
+
+    assert isinstance(n, Node)
+    used: set[str] = set()
+    original = n.router.scripts.run, n.agents.scripts.run
+
+    def spy(run):  # type: ignore[no-untyped-def]
+        async def wrapped(name, *args):  # type: ignore[no-untyped-def]
+            used.add(name)
+            return await run(name, *args)
+        return wrapped
+
+    n.router.scripts.run = spy(original[0])  # type: ignore[method-assign]
+    n.agents.scripts.run = spy(original[1])  # type: ignore[method-assign]
+    try:
+        await n.agents.sync_definitions()
+        await n.agents.login("a1")
+        await n.router.enqueue(call(f"{tag}1", clock))
+        o = n.offers[-1]
+        await n.router.offer_ringing(o)
+        await n.router.offer_failed(o, "error")
+        o = n.offers[-1]
+        assert o.attempt == 2
+        assert await n.router.offer_answered(o)
+        await n.router.call_ended(o)
+        await n.router.enqueue(call(f"{tag}2", clock))
+        await n.router.dequeue(f"{tag}2")
+        await n.router.reap()
+        await n.router.sweep()
+        assert (await n.agents.get("a1")).state == "wrap_up"
+        await n.agents.available("a1")
+        await n.agents.logout("a1")
+    finally:
+        n.router.scripts.run, n.agents.scripts.run = original  # type: ignore[method-assign]
+    return used
