@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
         if args.cmd == "sim":
             from acd.sim.cli import run_cli
 
-            return run_cli(args.args)
+            return int(run_cli(args.args))
         if args.cmd == "agent":
             if args.action == "list":
                 return _api("GET", "/api/agents")
@@ -145,9 +145,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
             from acd.ivr import cli as ivr_cli
 
             if args.ivr_cmd == "validate":
-                return ivr_cli.validate_cmd([Path(p) for p in args.paths])
+                return ivr_cli.validate_cmd(list(args.paths))
             if args.ivr_cmd == "graph":
-                return ivr_cli.graph_cmd(Path(args.flow), args.format)
+                return ivr_cli.graph_cmd(args.flow, args.format)
             from acd.ivr_try import try_flow
 
             return asyncio.run(try_flow(Path(args.flow), args.caller))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -22,7 +24,7 @@ from acd.calls.service import CallService
 from acd.clock import Clock
 from acd.config import Settings
 from acd.ivr.registry import FlowRegistry
-from acd.routing.model import Offer, QueueDef, RoutingSettings
+from acd.routing.model import Offer
 from acd.routing.service import Router
 from acd.sim.server import Simulator
 from acd.store.migrate import migrate
@@ -76,7 +78,7 @@ class App:
     own_simulator: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def start(self) -> None:  # noqa: C901
+    async def start(self) -> None:
         s = self.settings
         self.clock = self.clock or Clock(s.clock_speed)
         self.node_id = self.node_id or s.resolved_node_id()
@@ -106,7 +108,7 @@ class App:
                                 spool_dir=Path(s.writer.spool_dir))
         await self.writer.start()
 
-        self.flows = FlowRegistry(Path(s.flows))
+        self.flows = FlowRegistry(Path(s.flows), settings=s.flow_settings or None)
         self.flows.load()
         for err in self.flows.errors:
             logger.error("IVR flow refused: %s", err)
@@ -118,13 +120,16 @@ class App:
         clock = self.clock
 
         def on_agent_change(change: AgentStateChange) -> None:
-            writer.write(AgentStateRow.from_change(change))
+            writer.write(AgentStateRow(
+                event_id=uuid.uuid4().hex, agent_id=change.agent_id, state=change.state,
+                reason=change.reason, previous=change.previous,
+                at=datetime.fromtimestamp(change.at_ms / 1000, tz=UTC)))
 
         self.agents = AgentService(self.redis, prefix=s.redis_prefix, clock=clock,
                                    agents=agent_defs, on_change=on_agent_change)
         await self.agents.sync_definitions()
-        queue_defs = [QueueDef(**q.model_dump()) for q in s.queues]
-        routing = RoutingSettings(**s.routing.model_dump())
+        queue_defs = list(s.queues)
+        routing = s.routing
 
         async def on_offer(offer: Offer) -> None:
             assert self.calls is not None

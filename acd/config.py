@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from acd.errors import ConfigError
+from acd.routing.model import QueueDef, RoutingSettings
 
 DEFAULT_CONFIG = Path("config/acd.yaml")
 
@@ -66,24 +67,6 @@ class AgentSettings(_Model):
     login: bool = True
 
 
-class QueueSettings(_Model):
-    name: str
-    skills: dict[str, int] = Field(default_factory=dict)
-    strategy: str = "longest_idle"
-    ring_timeout: float = 15.0
-    wrapup: float = 5.0
-    max_waiting: int | None = None
-    max_wait: float | None = None
-    priority: int = 0
-    moh_class: str = "default"
-
-
-class RoutingSettingsModel(_Model):
-    max_missed: int = 3
-    missed_retry_delay: float = 30.0
-    reservation_ttl: float = 30.0
-
-
 class WriterSettings(_Model):
     batch_size: int = 500
     flush_interval: float = 0.05
@@ -98,12 +81,14 @@ class Settings(_Model):
     redis_prefix: str = "acd"
     pg_dsn: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/acd")
     flows: str = "ivr_flows"
+    # Values for `${settings.x}` in flows (back-end URLs...); ACD_FLOW_<X> overrides.
+    flow_settings: dict[str, str] = Field(default_factory=dict)
     node_id: str = ""
     clock_speed: float = 1.0
     moh_class: str = "default"
     writer: WriterSettings = Field(default_factory=WriterSettings)
-    routing: RoutingSettingsModel = Field(default_factory=RoutingSettingsModel)
-    queues: list[QueueSettings] = Field(default_factory=list)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    queues: list[QueueDef] = Field(default_factory=list)
     agents: list[AgentSettings] = Field(default_factory=list)
 
     def resolved_node_id(self) -> str:

@@ -36,6 +36,7 @@ class AgentLeg:
     cause: int | None = None
     outcome: str | None = None
     hangup_requested: bool = False
+    extra_dialled: bool = False
 
 
 @dataclass(slots=True)

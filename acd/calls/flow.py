@@ -90,6 +90,8 @@ class CallFlow:
                 return
             logger.warning("call %s: answer failed: %s", call.call_id, exc)
         call.answered_ms = self.d.clock.ms()
+        logger.info("call %s from %s to %s: answered", call.call_id[:8], call.caller_number,
+                    call.dialled)
         await self.ivr.start(call)
 
     # --------------------------------------------------------- caller side
@@ -104,9 +106,11 @@ class CallFlow:
         elif isinstance(event, ev.ChannelHangupRequest):
             await self._caller_gone(call, event.cause)
         elif isinstance(event, ev.StasisEnd):
-            if call.transferred:
-                call.caller_destroyed = True
+            # A caller leg that came from the dialplan gets no ChannelDestroyed on a
+            # real Asterisk 22: StasisEnd is the last word about it.
+            call.caller_destroyed = True
             await self._caller_gone(call, None)
+            call.ended_ms = self.d.clock.ms()
             await self._maybe_finish(call)
         elif isinstance(event, ev.ChannelDestroyed):
             call.caller_cause = event.cause
@@ -177,6 +181,8 @@ class CallFlow:
             await self.ivr.feed(call, QueueExit(records.exit_reason(result.reason)))
             return
         self._queue_event(call, "enter", None, priority=priority)
+        logger.info("call %s: waiting in queue %s (position %s)", call.call_id[:8], queue,
+                    result.position)
         await records.remember_call(self.d, call)
         wait = max_wait if max_wait is not None else (qdef.max_wait if qdef else None)
         if wait is not None:
@@ -209,7 +215,10 @@ class CallFlow:
         await self.ivr.feed(call, QueueExit("max_wait"))
 
     async def _offer(self, call: Call, offer: Offer) -> None:
-        if call.phase is not Phase.QUEUED or call.caller_gone:
+        qdef = self.d.queues.get(offer.queue)
+        ring_all = qdef is not None and qdef.strategy == "ring_all"
+        ok_phase = call.phase is Phase.QUEUED or (ring_all and call.phase is Phase.OFFERING)
+        if not ok_phase or call.caller_gone:
             await self.d.router.offer_failed(offer, "rejected")
             return
         call.phase = Phase.OFFERING
@@ -225,22 +234,38 @@ class CallFlow:
         call.legs[leg.channel_id] = leg
         self.svc.bind_channel(leg.channel_id, call)
         self._queue_event(call, "offer", offer.agent_id, attempt=offer.attempt)
-        ring = max(1, round(offer.ring_timeout))
+        logger.info("call %s: ringing agent %s on %s", call.call_id[:8], offer.agent_id,
+                    offer.endpoint)
         try:
             await self.d.ari.create_channel(
                 leg.endpoint, self.d.app, app_args=f"agent,{call.call_id}",
                 channel_id=leg.channel_id, originator=call.channel_id,
             )
+        except AriError as exc:
+            logger.info("call %s: could not reach %s: %s", call.call_id, leg.endpoint, exc)
+            await self._leg_failed(call, leg, "unreachable", cause=None)
+            return
+        # The dial is sent when the leg's StasisStart arrives (see _agent_event).
+        leg_channel = leg.channel_id
+        ring = max(1, round(offer.ring_timeout))
+        self.d.clock.call_later(ring + 5.0, lambda: self.svc.post(call, RingGuard(leg_channel)))
+
+    async def _dial(self, call: Call, leg: AgentLeg) -> None:
+        if leg.extra_dialled or leg.ended_ms is not None:
+            return
+        leg.extra_dialled = True
+        if call.caller_gone or call.phase is not Phase.OFFERING:
+            await self._hangup(leg.channel_id)
+            return
+        ring = max(1, round(leg.offer.ring_timeout))
+        try:
             await self.d.ari.dial(leg.channel_id, caller=call.channel_id, timeout=ring)
         except AriError as exc:
             logger.info("call %s: could not ring %s: %s", call.call_id, leg.endpoint, exc)
+            await self._hangup(leg.channel_id)
             await self._leg_failed(call, leg, "unreachable", cause=None)
-            if not exc.gone:
-                await self._hangup(leg.channel_id)
             return
-        await self.d.router.offer_ringing(offer)
-        leg_channel = leg.channel_id
-        self.d.clock.call_later(ring + 5.0, lambda: self.svc.post(call, RingGuard(leg_channel)))
+        await self.d.router.offer_ringing(leg.offer)
 
     async def _ring_guard(self, call: Call, channel_id: str) -> None:
         leg = call.legs.get(channel_id)
@@ -253,7 +278,9 @@ class CallFlow:
     # ----------------------------------------------------------- agent side
 
     async def _agent_event(self, call: Call, leg: AgentLeg, event: ev.Event) -> None:
-        if isinstance(event, ev.Dial):
+        if isinstance(event, ev.StasisStart):
+            await self._dial(call, leg)
+        elif isinstance(event, ev.Dial):
             if event.dialstatus == "ANSWER":
                 await self._agent_answered(call, leg)
         elif isinstance(event, ev.ChannelStateChange):
@@ -296,8 +323,17 @@ class CallFlow:
             await self._hangup(leg.channel_id)
             await self._to_dialplan(call)
             return
-        await self.d.router.offer_answered(leg.offer)
+        if not await self.d.router.offer_answered(leg.offer):
+            # The reservation expired or was taken back meanwhile: do not bridge.
+            logger.warning("call %s: offer to %s was stale at answer", call.call_id,
+                           leg.agent_id)
+            await self._hangup(leg.channel_id)
+            call.phase = Phase.QUEUED
+            call.connected_leg = None
+            return
         self._queue_event(call, "connect", leg.agent_id)
+        logger.info("call %s: connected to agent %s after %.1f s in queue", call.call_id[:8],
+                    leg.agent_id, (leg.answered_ms - (call.enqueued_ms or leg.answered_ms)) / 1000)
         await records.remember_call(self.d, call)
         # Ring-all: other phones still ringing for this call stop now.
         for other in call.live_legs():
@@ -340,6 +376,8 @@ class CallFlow:
         if leg.outcome in ("abandoned", "answered_elsewhere"):
             return
         self._queue_event(call, records.fail_event(reason), leg.agent_id, cause=cause)
+        logger.info("call %s: agent %s did not take it (%s); back to the head of %s",
+                    call.call_id[:8], leg.agent_id, reason, call.queue)
         await self.d.router.offer_failed(leg.offer, reason)  # type: ignore[arg-type]
         if call.phase is Phase.OFFERING and not call.caller_gone and not call.live_legs():
             # The router put the call back at the head of its queue.
@@ -372,6 +410,7 @@ class CallFlow:
         if call.ended_ms is None:
             call.ended_ms = self.d.clock.ms()
         self.d.writer.write(records.caller_leg_row(call))
+        logger.info("call %s: ended (%s)", call.call_id[:8], call.outcome)
         self.d.writer.write(records.call_row(call))
         await records.forget_call(self.d, call)
         self.svc.forget(call)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import aiohttp
 
@@ -96,7 +96,7 @@ class IvrRunner:
                 return
             await self._one(call, action)
 
-    async def _one(self, call: Call, action: a.Action) -> None:  # noqa: C901
+    async def _one(self, call: Call, action: a.Action) -> None:
         if isinstance(action, a.Play):
             await self._play(call, action)
         elif isinstance(action, a.StopPrompts):
@@ -215,7 +215,7 @@ class IvrRunner:
     async def _check_list(self, call: Call, action: a.CheckList) -> None:
         key = f"{self.d.redis_prefix}:list:{action.list_name}"
         try:
-            member = bool(await self.d.redis.sismember(key, action.number))  # type: ignore[misc]
+            member = bool(await self.d.redis.sismember(key, action.number))
         except Exception:
             logger.exception("call %s: list lookup failed; treated as not a member",
                              call.call_id)
@@ -224,11 +224,15 @@ class IvrRunner:
 
     async def _check_override(self, call: Call, action: a.CheckOverride) -> None:
         key = f"{self.d.redis_prefix}:schedule-override:{action.schedule}"
-        override = None
+        override: Literal["open", "closed", "emergency"] | None = None
         try:
             value = await self.d.redis.get(key)
-            if value in ("open", "closed", "emergency"):
-                override = value
+            if value == "open":
+                override = "open"
+            elif value == "closed":
+                override = "closed"
+            elif value == "emergency":
+                override = "emergency"
         except Exception:
             logger.exception("call %s: schedule override lookup failed", call.call_id)
         self.svc.post(call, FeedIvr(a.OverrideResult(action.request_id, override)))

@@ -47,6 +47,7 @@ class Lane:
                 except Exception:
                     # A bug in one handler must not stop the call's later events:
                     # the caller would be left in silence.
-                    logger.exception("call %s: handler failed on %s", self._name, type(item).__name__)
+                    logger.exception("call %s: handler failed on %s", self._name,
+                                     type(item).__name__)
         finally:
             self._task = None

@@ -113,7 +113,7 @@ def _key(deps: CallDeps, channel_id: str) -> str:
 async def remember_call(deps: CallDeps, call: Call) -> None:
     """Write what a restarted acd needs to find this call again."""
     try:
-        await deps.redis.hset(_key(deps, call.channel_id), mapping={  # type: ignore[misc]
+        await deps.redis.hset(_key(deps, call.channel_id), mapping={
             "call_id": call.call_id, "phase": call.phase.value, "queue": call.queue or "",
             "enqueued_ms": call.enqueued_ms or 0, "started_ms": call.started_ms,
             "caller": call.caller_number, "dialled": call.dialled,
@@ -136,15 +136,18 @@ async def readopt(deps: CallDeps, svc: CallService, flow: CallFlow,
     for channel_id in channel_ids:
         if channel_id in svc._by_channel:
             continue
+        record: dict[str, str] = {}
         try:
-            record = await deps.redis.hgetall(_key(deps, channel_id))  # type: ignore[misc]
+            raw = await deps.redis.hgetall(_key(deps, channel_id))
+            record = {str(k): str(v) for k, v in raw.items()}
         except Exception:
             logger.exception("re-adopt %s: Redis unreachable", channel_id)
-            record = {}
         try:
             channel = await deps.ari.get_channel(channel_id)
         except Exception:
             continue  # gone meanwhile
+        if channel_id in svc._by_channel:
+            continue  # its StasisStart was handled while we looked it up
         if not record:
             if channel_id.startswith("acd-"):
                 await flow._hangup(channel_id)  # an agent leg nobody owns any more

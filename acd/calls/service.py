@@ -16,7 +16,7 @@ from acd.ari import events as ev
 from acd.ari.client import AriClient
 from acd.ari.errors import AriError
 from acd.calls.call import Call, Phase
-from acd.calls.flow import CallFlow, CallDeps
+from acd.calls.flow import CallDeps, CallFlow
 from acd.calls.lane import Lane
 from acd.calls.messages import OfferMsg, Reap, Start
 from acd.routing.model import Offer
@@ -61,7 +61,12 @@ class CallService:
             return  # finished and forgotten: late timers and events have nothing to do
         lane = self._lanes.get(call.call_id)
         if lane is None:
-            lane = Lane(call.call_id, lambda it, c=call: self.flow.handle(c, it))
+            flow = self.flow
+
+            async def handler(item: object, c: Call = call) -> None:
+                await flow.handle(c, item)
+
+            lane = Lane(call.call_id, handler)
             self._lanes[call.call_id] = lane
         lane.post(item)
 
@@ -98,11 +103,15 @@ class CallService:
     async def _stasis_start(self, event: ev.StasisStart) -> None:
         channel = event.channel
         if event.args and event.args[0] == AGENT_ARG:
-            # Our own agent leg entering Stasis after dial: already bound.
+            # Our own agent leg entering Stasis: only now may it be dialled (a real
+            # Asterisk answers 409 "Channel not in Stasis application" before this).
             call_id = self._by_channel.get(channel.id)
-            if call_id is None:
+            call = self.calls.get(call_id) if call_id is not None else None
+            if call is None:
                 # A leg from a previous life of acd with nobody to talk to.
                 await self._safe(self.ari.hangup(channel.id), "orphan agent leg")
+                return
+            self.post(call, event)
             return
         if channel.id in self._by_channel:
             return
@@ -129,7 +138,8 @@ class CallService:
         call = self.calls.get(offer.call_id)
         if call is None or call.phase in (Phase.ENDING, Phase.ENDED):
             logger.info("offer for unknown or finished call %s: released", offer.call_id)
-            await self._safe(self.deps.router.offer_failed(offer, "rejected"), "release offer")
+            # Dequeue (not offer_failed): the call has nobody to connect any more.
+            await self._safe(self.deps.router.dequeue(offer.call_id), "release offer")
             return
         self.post(call, OfferMsg(offer))
 

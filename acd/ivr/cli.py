@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from acd.ivr.graph import render
-from acd.ivr.loader import check_flow, load_folder, read_sounds
+from acd.ivr.loader import check_flow, load_folder, read_sounds, settings_from_env
 from acd.ivr.problems import FlowError, FlowWarning
 
 
@@ -30,13 +30,14 @@ def validate_cmd(
     errors: list[FlowError] = []
     warnings: list[FlowWarning] = []
     count = 0
+    settings = settings_from_env()
     for raw in paths or ["ivr_flows"]:
         path = Path(raw)
         if path.is_dir():
-            flows, errs, warns = load_folder(path, _sounds_near(path))
+            flows, errs, warns = load_folder(path, _sounds_near(path), settings)
             count += len(flows)
         elif path.exists():
-            flow, errs, warns = check_flow(path, _sounds_near(path))
+            flow, errs, warns = check_flow(path, _sounds_near(path), settings=settings)
             count += flow is not None
         else:
             errs, warns = [FlowError(raw, 1, 1, None, "no such file or folder")], []

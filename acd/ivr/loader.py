@@ -7,7 +7,6 @@ field names, so that `acd ivr validate` reads like a compiler.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from acd.ivr import checks
 from acd.ivr.analysis import analyse
+from acd.ivr.flow_settings import apply_settings, flow_digest, settings_from_env
 from acd.ivr.model import NODE_TYPES, Flow, Mark, Node, SubflowNode, field_names
 from acd.ivr.problems import FlowError, FlowWarning, suggest
 
@@ -32,11 +32,14 @@ __all__ = [
     "load_flow",
     "load_folder",
     "read_sounds",
+    "settings_from_env",
 ]
 
 logger = logging.getLogger(__name__)
 
-TOP_KEYS = ("name", "description", "numbers", "default", "language", "start", "nodes")
+TOP_KEYS = (
+    "name", "description", "numbers", "default", "language", "settings", "start", "nodes",
+)
 _NODE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 Path_ = tuple[str, ...]
@@ -239,7 +242,7 @@ def _top(doc: _Doc) -> dict[str, Any] | None:
     return data
 
 
-def _build(doc: _Doc, text: str) -> Flow | None:
+def _build(doc: _Doc, digest: str) -> Flow | None:
     data = _top(doc)
     if data is None or "nodes" not in data:
         return None
@@ -268,7 +271,7 @@ def _build(doc: _Doc, text: str) -> Flow | None:
         language=str(data.get("language", "en")),
         default=bool(data.get("default", False)),
         source=doc.file,
-        digest=hashlib.sha256(text.encode()).hexdigest()[:12],
+        digest=digest,
         loaded_at=datetime.now(UTC),
         key_marks=dict(doc.key_marks),
         value_marks=dict(doc.value_marks),
@@ -276,9 +279,17 @@ def _build(doc: _Doc, text: str) -> Flow | None:
 
 
 def check_flow(
-    path: str | Path, sounds: set[str] | None = None, *, text: str | None = None
+    path: str | Path,
+    sounds: set[str] | None = None,
+    *,
+    text: str | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> tuple[Flow | None, list[FlowError], list[FlowWarning]]:
-    """Load one file and return (flow or None, errors, warnings); never raises for bad input."""
+    """Load one file and return (flow or None, errors, warnings); never raises for bad input.
+
+    `settings` override the defaults of the flow's `settings:` block (names the
+    flow does not declare are ignored: one mapping serves every flow).
+    """
     file = str(path)
     if text is None:
         try:
@@ -288,7 +299,10 @@ def check_flow(
     doc = _parse(text, file)
     if doc.errors:
         return None, doc.errors, []
-    flow = _build(doc, text)
+    resolved = apply_settings(doc.data, settings or {}, doc.error)
+    if doc.errors:
+        return None, sorted(doc.errors, key=lambda e: (e.line, e.column)), []
+    flow = _build(doc, flow_digest(text, resolved))
     if flow is None:
         return None, sorted(doc.errors, key=lambda e: (e.line, e.column)), []
     errors, warnings = checks.check(flow)
@@ -300,9 +314,11 @@ def check_flow(
     return flow, [], warnings
 
 
-def load_flow(path: str | Path, sounds: set[str] | None = None) -> LoadedFlow:
+def load_flow(
+    path: str | Path, sounds: set[str] | None = None, settings: Mapping[str, str] | None = None
+) -> LoadedFlow:
     """Load one flow file. Raises the first `FlowError`; `.errors` on it lists them all."""
-    flow, errors, warnings = check_flow(path, sounds)
+    flow, errors, warnings = check_flow(path, sounds, settings=settings)
     if flow is None:
         first = errors[0]
         first.errors = errors
@@ -373,7 +389,7 @@ def flow_files(folder: str | Path) -> list[Path]:
 
 
 def load_folder(
-    path: str | Path, sounds: set[str] | None = None
+    path: str | Path, sounds: set[str] | None = None, settings: Mapping[str, str] | None = None
 ) -> tuple[dict[str, Flow], list[FlowError], list[FlowWarning]]:
     """Load every `*.yaml` in a folder: (flows by name, errors, warnings).
 
@@ -387,7 +403,7 @@ def load_folder(
     errors: list[FlowError] = []
     warnings: list[FlowWarning] = []
     for file in flow_files(folder):
-        flow, errs, warns = check_flow(file, sounds)
+        flow, errs, warns = check_flow(file, sounds, settings=settings)
         errors += errs
         warnings += warns
         if flow is not None:

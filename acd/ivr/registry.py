@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from acd.ivr.flow_settings import settings_from_env
 from acd.ivr.loader import check_flow, flow_files, read_sounds, settle
 from acd.ivr.model import Flow
 from acd.ivr.problems import FlowError, FlowWarning
@@ -22,13 +23,23 @@ logger = logging.getLogger(__name__)
 
 
 class FlowRegistry:
-    def __init__(self, folder: str | Path, sounds: set[str] | None = None) -> None:
+    """`settings` override the flows' `settings:` defaults; None: `ACD_FLOW_*` variables
+    of the environment, read at every load."""
+
+    def __init__(
+        self,
+        folder: str | Path,
+        sounds: set[str] | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.sounds = sounds
+        self.settings: dict[str, str] | None = dict(settings) if settings is not None else None
         self.errors: list[FlowError] = []
         self.warnings: list[FlowWarning] = []
         self.loads = 0
         self._by_file: dict[str, Flow] = {}
+        self._text_digest: dict[str, str] = {}  # file -> digest of (text, settings) in force
         self._by_name: dict[str, Flow] = {}
         self._by_number: dict[str, Flow] = {}
         self._default: Flow | None = None
@@ -61,7 +72,10 @@ class FlowRegistry:
     def load(self) -> bool:
         """(Re)load the folder. Returns True when every file loaded cleanly."""
         sounds = self._sounds()
+        overrides = self.settings if self.settings is not None else settings_from_env()
+        fingerprint = repr(sorted(overrides.items()))
         candidates: dict[str, Flow] = {}
+        digests: dict[str, tuple[str, Flow]] = {}  # file -> (digest, the flow it gave)
         errors: list[FlowError] = []
         warnings: list[FlowWarning] = []
         for path in flow_files(self.folder):
@@ -73,17 +87,27 @@ class FlowRegistry:
                 self._keep_previous(file, candidates)
                 continue
             previous = self._by_file.get(file)
-            if previous is not None and previous.digest == _digest(text):
+            digest = _digest(text + "\0" + fingerprint)
+            if previous is not None and self._text_digest.get(file) == digest:
                 candidates[file] = previous  # unchanged: same object, same version
+                digests[file] = (digest, previous)
                 continue
-            flow, errs, warns = check_flow(path, sounds, text=text)
+            flow, errs, warns = check_flow(path, sounds, text=text, settings=overrides)
             errors += errs
             warnings += warns
             if flow is not None:
                 candidates[file] = flow
+                digests[file] = (digest, flow)
             else:
                 self._keep_previous(file, candidates)
         errors += self._settle(candidates)
+        # A file whose new text was refused keeps the digest of the version in force,
+        # so that the next load checks (and reports) the new text again.
+        self._text_digest = {
+            f: digests[f][0] if f in digests and digests[f][1] is flow
+            else self._text_digest.get(f, "")
+            for f, flow in candidates.items()
+        }
         self._commit(candidates, errors, warnings)
         return not errors
 

@@ -97,7 +97,12 @@ class Router:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            # Bounded: stopping must never hang a shutdown.
+            _, pending = await asyncio.wait(self._tasks, timeout=2.0)
+            for task in pending:
+                logger.warning("router %s: task %s did not stop in 2 s", self.node_id,
+                               task.get_name())
         self._tasks.clear()
         for handle in self._exit_timers.values():
             handle.cancel()
@@ -240,9 +245,15 @@ class Router:
     async def _tick_loop(self) -> None:
         while True:
             try:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(),
-                                           self.clock.real(self.settings.tick))
+                # Poll the wake-up flag rather than wait_for(Event.wait()): on
+                # Python 3.11 that pattern can swallow a cancel and hang stop().
+                deadline = asyncio.get_running_loop().time() + self.clock.real(
+                    self.settings.tick)
+                while not self._wake.is_set():
+                    left = deadline - asyncio.get_running_loop().time()
+                    if left <= 0:
+                        break
+                    await asyncio.sleep(min(0.02, left))
                 self._wake.clear()
                 await self.reap()
                 await self.sweep()

@@ -1,0 +1,168 @@
+"""End-to-end harness: acd in-process on the simulator, real Redis and PostgreSQL.
+
+The clock runs 20x faster than real time so ring timeouts and wrap-ups take a
+fraction of a second; assertions never depend on wall-clock durations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from acd.app import App
+from acd.clock import Clock
+from acd.config import Settings
+from acd.sim.server import Simulator
+
+FLOWS = Path(__file__).parent / "flows"
+SPEED = 20.0
+
+
+def e2e_settings(prefix: str, dsn: str, tmp: Path, **over: Any) -> Settings:
+    data: dict[str, Any] = {
+        "ari": {"url": "http://127.0.0.1:1", "app": f"acd-{prefix}", "user": "acd",
+                "password": "acd-test-secret"},
+        "api": {"host": "127.0.0.1", "port": 0},
+        "redis_prefix": prefix,
+        "pg_dsn": dsn,
+        "flows": str(FLOWS),
+        "node_id": f"{prefix}-n1",
+        "writer": {"batch_size": 100, "flush_interval": 0.02, "spool_dir": str(tmp / "spool")},
+        "routing": {"max_missed": 2, "missed_retry_delay": 30, "reservation_ttl": 30},
+        "queues": [
+            {"name": "sales", "skills": {"sales": 1}, "ring_timeout": 3, "wrapup": 2},
+            {"name": "support", "skills": {"support": 1}, "ring_timeout": 3, "wrapup": 2},
+        ],
+        "agents": [
+            {"id": "a1", "name": "Alice", "endpoint": "PJSIP/agent100", "skills": {"sales": 5}},
+            {"id": "a2", "name": "Bob", "endpoint": "PJSIP/agent101", "skills": {"sales": 3}},
+            {"id": "a3", "name": "Carol", "endpoint": "PJSIP/agent102",
+             "skills": {"support": 5}},
+        ],
+    }
+    data.update(over)
+    return Settings.model_validate(data)
+
+
+@dataclass
+class Harness:
+    app: App
+    sim: Simulator
+    clock: Clock
+    pg: asyncpg.Pool
+    prefix: str
+    ended: dict[str, str]  # caller channel id -> call id, for calls acd finished
+
+    async def wait_for(self, predicate: Callable[[], Awaitable[bool] | bool],
+                       what: str, timeout: float = 15.0) -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            result = predicate()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result:
+                return
+            if loop.time() > end:
+                raise AssertionError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.01)
+
+    async def agent_state(self, agent_id: str) -> str:
+        assert self.app.agents is not None
+        view = await self.app.agents.get(agent_id)
+        return str(view.state)
+
+    async def wait_agent(self, agent_id: str, state: str, timeout: float = 15.0) -> None:
+        async def ok() -> bool:
+            return await self.agent_state(agent_id) == state
+        await self.wait_for(ok, f"agent {agent_id} to be {state}", timeout)
+
+    def live_calls(self) -> int:
+        assert self.app.calls is not None
+        return len(self.app.calls.calls)
+
+    async def finished(self, channel_id: str) -> str:
+        """Wait until the call on `channel_id` is over and written; return its call id."""
+        assert self.app.writer is not None
+
+        await self.wait_for(lambda: channel_id in self.ended, f"the call on {channel_id} to end")
+        call_id = self.ended[channel_id]
+        await self.app.writer.flush()
+        n = await self.pg.fetchval("SELECT count(*) FROM calls WHERE call_id=$1", call_id)
+        assert n == 1, f"call {call_id} has {n} rows in calls"
+        return call_id
+
+    async def queue_events(self, call_id: str) -> list[tuple[str, str | None]]:
+        rows = await self.pg.fetch(
+            "SELECT event, agent_id FROM queue_events WHERE call_id=$1 ORDER BY at, event_id",
+            call_id)
+        return [(r["event"], r["agent_id"]) for r in rows]
+
+    async def legs(self, call_id: str) -> list[asyncpg.Record]:
+        return list(await self.pg.fetch(
+            "SELECT * FROM legs WHERE call_id=$1 ORDER BY started_at, leg_id", call_id))
+
+    async def call(self, call_id: str) -> asyncpg.Record:
+        row = await self.pg.fetchrow("SELECT * FROM calls WHERE call_id=$1", call_id)
+        assert row is not None
+        return row
+
+    async def assert_clean(self) -> None:
+        """Nothing left behind that a later call could trip on."""
+        assert self.app.calls is not None and self.app.router is not None
+
+        def sim_empty() -> bool:
+            st = self.sim.state()
+            return not st["channels"] and not st["bridges"]
+        await self.wait_for(sim_empty, "the simulator to have no channels and no bridges")
+        await self.wait_for(lambda: self.live_calls() == 0, "acd to forget every call")
+        snap = await self.app.router.snapshot()
+        for queue in snap["queues"]:
+            assert queue["waiting"] == 0, f"calls left in queue: {snap}"
+        assert self.app.redis is not None
+        chan_keys = [k async for k in self.app.redis.scan_iter(match=f"{self.prefix}:chan:*")]
+        assert chan_keys == [], f"re-adoption records left: {chan_keys}"
+        assert self.app.agents is not None
+        for view in await self.app.agents.list():
+            assert view.state not in ("reserved", "ringing", "on_call"), (
+                f"agent {view.id} stuck in {view.state}")
+            if view.state != "wrap_up":
+                assert not view.current_call, (
+                    f"agent {view.id} ({view.state}) still holds {view.current_call}")
+
+
+@pytest.fixture
+async def harness(redis_prefix: str, redis_client: Any, pg_dsn: str,
+                  tmp_path: Path) -> AsyncIterator[Harness]:
+    clock = Clock(SPEED)
+    sim = Simulator(clock, user="acd", password="acd-test-secret")
+    port = await sim.start("127.0.0.1", 0)
+    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path)
+    settings.ari.url = f"http://127.0.0.1:{port}"
+    for agent in settings.agents:
+        tech, _, resource = agent.endpoint.partition("/")
+        sim.set_endpoint(tech, resource, "answer", answer_after=0.5)
+    app = App(settings, clock=clock, simulator=sim, start_api=False)
+    await app.start()
+    pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1, max_size=2)
+    assert pool is not None
+    h = Harness(app=app, sim=sim, clock=clock, pg=pool, prefix=redis_prefix, ended={})
+    assert app.calls is not None
+
+    def on_end(call: Any) -> None:
+        h.ended[call.channel_id] = call.call_id
+
+    app.calls.on_call_ended = on_end
+    await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")
+    try:
+        yield h
+    finally:
+        await app.stop()
+        await pool.close()
+        await sim.stop()
