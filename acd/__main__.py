@@ -42,6 +42,10 @@ async def _run(config: Path | None, demo: bool | None) -> int:
     await app.start()
     demo_runner: Demo | None = None
     if app.own_simulator and settings.sim.demo:
+        for _ in range(100):  # demo callers only once acd listens to the app
+            if app.stream is not None and app.stream.connected:
+                break
+            await asyncio.sleep(0.05)
         demo_runner = Demo(app)
         await demo_runner.start()
     try:

@@ -49,7 +49,7 @@ class Demo:
         while True:
             self.placed += 1
             number = f"+1555{self.rng.randint(1000000, 9999999)}"
-            digit = self.rng.choice("1112")
+            digit = self.rng.choice("12")
             patience = self.rng.choice([None, None, None, 25.0])
             channel_id = sim.place_call(number, "100", caller_name=f"Caller {self.placed}",
                                         dtmf=[(self.rng.uniform(1.5, 3.5), digit)],
