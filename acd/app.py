@@ -95,7 +95,11 @@ class App:
                                 api_key=ari_cfg.api_key, timeout=ari_cfg.timeout)
             logger.info("no Asterisk configured: built-in simulator on %s:%d", s.sim.host, port)
 
-        self.redis = aioredis.Redis.from_url(s.redis_url, decode_responses=True)
+        # A blocking pool: under a burst, a call path waits a moment for a connection
+        # instead of failing with "Too many connections" and stranding a caller.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            s.redis_url, decode_responses=True, max_connections=64, timeout=10)
+        self.redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
         dsn = s.pg_dsn.get_secret_value()
         await ensure_database(dsn)
         conn = await asyncpg.connect(dsn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -53,10 +54,15 @@ def _wait_ms(call: Call, until: int | None) -> int | None:
     return None if end is None else max(0, end - call.enqueued_ms)
 
 
+# Event ids sort in the order the events happened, even within one millisecond, so
+# that `ORDER BY at, event_id` replays a call's queue story in order.
+_SEQ = itertools.count()
+
+
 def queue_event_row(call: Call, event: str, agent_id: str | None, at_ms: int,
                     detail: dict[str, object]) -> QueueEventRow:
     return QueueEventRow(
-        event_id=uuid.uuid4().hex, call_id=call.call_id, queue=call.queue or "",
+        event_id=f"{at_ms:013x}{next(_SEQ) % 16**8:08x}{uuid.uuid4().hex[:11]}", call_id=call.call_id, queue=call.queue or "",
         event=event, agent_id=agent_id, at=ts(at_ms), wait_ms=_wait_ms(call, at_ms),
         detail=detail or None,
     )

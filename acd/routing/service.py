@@ -80,6 +80,9 @@ class Router:
         self._exit_timers: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # Loops also check this: a cancel swallowed inside a Redis call must not
+        # keep a loop alive after stop().
+        self._stopping = False
         self.offers_delivered = 0
         self.offers_forwarded = 0
 
@@ -87,6 +90,7 @@ class Router:
 
     async def start(self) -> None:
         """Start the tick (reaper + sweep), the inbox reader and the kick listener."""
+        self._stopping = False
         self._tasks = [
             asyncio.create_task(self._tick_loop(), name=f"router-tick-{self.node_id}"),
             asyncio.create_task(self._inbox_loop(), name=f"router-inbox-{self.node_id}"),
@@ -95,6 +99,7 @@ class Router:
         await self.kick()
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -243,7 +248,7 @@ class Router:
         return int(res["matched"])
 
     async def _tick_loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 # Poll the wake-up flag rather than wait_for(Event.wait()): on
                 # Python 3.11 that pattern can swallow a cancel and hang stop().
@@ -265,7 +270,7 @@ class Router:
 
     async def _inbox_loop(self) -> None:
         key = self.keys.inbox(self.node_id)
-        while True:
+        while not self._stopping:
             try:
                 item = await self.redis.blpop([key], timeout=1)
                 if item is not None:
@@ -289,7 +294,7 @@ class Router:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(self.keys.kick)
-            while True:
+            while not self._stopping:
                 msg = await pubsub.get_message(timeout=1.0)
                 if msg is not None:
                     self._wake.set()

@@ -97,6 +97,7 @@ async def test_bench_trunk_goes_straight_to_app_queue(
     sipp_agents: AgentsFactory,
 ) -> None:
     await ari_probe.connect()  # acd is there, but this trunk does not go through it
+    asterisk.mark_log()
     phones = sipp_agents(ring=0.2, behaviours=("answer",))
     call = sipp_caller(dtmf=[], hold=3.0, source_ip=BENCH_CALLER_IP, caller_id="+15552")
     await phones["answer"].wait_marker("acd:agent-answered", timeout=10)
@@ -106,4 +107,4 @@ async def test_bench_trunk_goes_straight_to_app_queue(
     result = await call.wait(timeout=15)
     assert result.ok, result
     assert [e for e in ari_probe.events if e["type"] == "StasisStart"] == []
-    assert asterisk.taskprocessor_warnings() == []
+    assert asterisk.taskprocessor_warnings(asterisk.log_since_mark()) == []

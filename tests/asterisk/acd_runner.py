@@ -1,0 +1,226 @@
+"""acd in-process against the throwaway Asterisk (or the simulator), real Redis and PostgreSQL.
+
+Like tests/e2e/conftest.py, but at real time, with a flow whose prompts exist on
+the kit and agents whose endpoints are the harness's SIPp phones. Every ARI event
+acd handles is recorded as (role, type), role "caller", "agent" or "other", so the
+real Asterisk's sequence can be compared with the simulator's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from acd.app import App
+from acd.ari import events as ev
+from acd.calls.service import CallService
+from acd.clock import Clock
+from acd.config import Settings
+from acd.sim.server import Simulator
+
+FLOW = """\
+name: kit_main
+numbers: ["100"]
+start: welcome
+nodes:
+  welcome:
+    type: play
+    prompt: sound:acd-welcome
+    next: menu
+  menu:
+    type: menu
+    prompt: sound:digits/2
+    invalid_prompt: sound:digits/9
+    options:
+      "2": sales
+    timeout: 5
+    retries: 2
+    on_invalid: goodbye
+    on_timeout: goodbye
+  sales:
+    type: queue
+    queue: sales
+    skills: {sales: 1}
+  goodbye:
+    type: hangup
+    prompt: sound:vm-goodbye
+"""
+
+# Two SIPp digits in one call must go in the pcaps' RTP sequence order (they share
+# one SSRC; Asterisk drops a digit whose sequence number is older): 1 < 2 < ... < 9.
+# Hence "2" is the valid key and "1" the invalid one.
+
+# Agent a1 rings first (higher skill), a2 second.
+DEFAULT_ENDPOINTS = ("PJSIP/agent100", "PJSIP/agent101")
+
+
+def write_flows(tmp: Path) -> Path:
+    folder = tmp / "flows"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "main.yaml").write_text(FLOW)
+    return folder
+
+
+def acd_settings(ari_url: str, user: str, password: str, prefix: str, dsn: str, tmp: Path,
+                 endpoints: tuple[str, str] = DEFAULT_ENDPOINTS, ring_timeout: int = 3,
+                 wrapup: int = 1) -> Settings:
+    return Settings.model_validate({
+        "ari": {"url": ari_url, "app": "acd", "user": user, "password": password},
+        "api": {"host": "127.0.0.1", "port": 0},
+        "redis_prefix": prefix,
+        "pg_dsn": dsn,
+        "flows": str(write_flows(tmp)),
+        "node_id": f"{prefix}-n1",
+        "writer": {"batch_size": 100, "flush_interval": 0.02,
+                   "spool_dir": str(tmp / "spool")},
+        "routing": {"max_missed": 2, "missed_retry_delay": 30, "reservation_ttl": 30},
+        "queues": [{"name": "sales", "skills": {"sales": 1}, "ring_timeout": ring_timeout,
+                    "wrapup": wrapup}],
+        "agents": [
+            {"id": "a1", "name": "Alice", "endpoint": endpoints[0], "skills": {"sales": 5}},
+            {"id": "a2", "name": "Bob", "endpoint": endpoints[1], "skills": {"sales": 3}},
+        ],
+    })
+
+
+def describe(event: ev.Event) -> str:
+    """The event type with what distinguishes it: Dial status, channel state, cause."""
+    raw = event.raw
+    if event.type == "Dial":
+        return f"Dial({raw.get('dialstatus', '')})"
+    if event.type == "ChannelStateChange":
+        return f"ChannelStateChange({raw.get('channel', {}).get('state', '')})"
+    if event.type in ("ChannelHangupRequest", "ChannelDestroyed"):
+        return f"{event.type}({raw.get('cause', '')})"
+    return event.type
+
+
+def role_of(event: ev.Event) -> str:
+    cid = event.channel_id
+    if cid is None:
+        return "other"
+    return "agent" if cid.startswith("acd-") else "caller"
+
+
+@dataclass
+class AcdRun:
+    app: App
+    pg: asyncpg.Pool
+    prefix: str
+    ended: dict[str, str] = field(default_factory=dict)  # caller channel id -> call id
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # role, type, channel
+
+    async def wait_for(self, predicate: Callable[[], Awaitable[bool] | bool],
+                       what: str, timeout: float = 15.0) -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            result = predicate()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result:
+                return
+            if loop.time() > end:
+                raise AssertionError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.02)
+
+    async def agent_state(self, agent_id: str) -> str:
+        assert self.app.agents is not None
+        return str((await self.app.agents.get(agent_id)).state)
+
+    async def wait_agent(self, agent_id: str, state: str, timeout: float = 15.0) -> None:
+        async def ok() -> bool:
+            return await self.agent_state(agent_id) == state
+        await self.wait_for(ok, f"agent {agent_id} to be {state}", timeout)
+
+    async def finished(self, timeout: float = 20.0) -> str:
+        """Wait until the one call is over and written; return its call id."""
+        assert self.app.writer is not None
+        await self.wait_for(lambda: bool(self.ended), "the call to end", timeout)
+        (call_id,) = self.ended.values()
+        await self.app.writer.flush()
+        n = await self.pg.fetchval("SELECT count(*) FROM calls WHERE call_id=$1", call_id)
+        assert n == 1, f"call {call_id} has {n} rows in calls"
+        return call_id
+
+    async def queue_events(self, call_id: str) -> list[tuple[str, str | None]]:
+        rows = await self.pg.fetch(
+            "SELECT event, agent_id FROM queue_events WHERE call_id=$1 ORDER BY at, event_id",
+            call_id)
+        return [(r["event"], r["agent_id"]) for r in rows]
+
+    async def legs(self, call_id: str) -> list[asyncpg.Record]:
+        return list(await self.pg.fetch(
+            "SELECT * FROM legs WHERE call_id=$1 ORDER BY started_at, leg_id", call_id))
+
+    async def call(self, call_id: str) -> asyncpg.Record:
+        row = await self.pg.fetchrow("SELECT * FROM calls WHERE call_id=$1", call_id)
+        assert row is not None
+        return row
+
+    def sequence(self, role: str) -> list[str]:
+        return [t for r, t, _ in self.events if r == role]
+
+    async def assert_acd_clean(self) -> None:
+        assert self.app.calls is not None and self.app.router is not None
+        assert self.app.redis is not None and self.app.agents is not None
+        await self.wait_for(lambda: not self.app.calls.calls,  # type: ignore[union-attr]
+                            "acd to forget every call")
+        snap = await self.app.router.snapshot()
+        for queue in snap["queues"]:
+            assert queue["waiting"] == 0, f"calls left in queue: {snap}"
+        keys = [k async for k in self.app.redis.scan_iter(match=f"{self.prefix}:chan:*")]
+        assert keys == [], f"re-adoption records left: {keys}"
+        for view in await self.app.agents.list():
+            assert view.state not in ("reserved", "ringing", "on_call"), (
+                f"agent {view.id} stuck in {view.state}")
+
+    def save_trace(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps({"role": r, "type": t, "channel": c}) + "\n"
+                                for r, t, c in self.events))
+
+
+@asynccontextmanager
+async def running_acd(settings: Settings, monkeypatch: pytest.MonkeyPatch,
+                      clock: Clock | None = None,
+                      simulator: Simulator | None = None) -> AsyncIterator[AcdRun]:
+    """acd started in-process; its handled ARI events recorded in run.events."""
+    recorded: list[tuple[str, str, str]] = []
+    original = getattr(CallService.handle_event, "acd_original", CallService.handle_event)
+
+    async def recording(self: CallService, event: ev.Event) -> None:
+        recorded.append((role_of(event), describe(event), event.channel_id or ""))
+        await original(self, event)
+
+    recording.acd_original = original  # type: ignore[attr-defined]
+    monkeypatch.setattr(CallService, "handle_event", recording)
+    app = App(settings, clock=clock or Clock(1.0), simulator=simulator, start_api=False)
+    await app.start()
+    pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1,
+                                     max_size=2)
+    assert pool is not None and app.calls is not None and app.stream is not None
+    run = AcdRun(app=app, pg=pool, prefix=settings.redis_prefix, events=recorded)
+
+    def on_end(call: Any) -> None:
+        run.ended[call.channel_id] = call.call_id
+
+    app.calls.on_call_ended = on_end
+    stream = app.stream
+    try:
+        await run.wait_for(lambda: stream.connected, "ARI to connect")
+        yield run
+    except BaseException:
+        print("ARI events acd handled:\n" + "\n".join(f"{r:7} {t}" for r, t, _ in recorded))
+        raise
+    finally:
+        await app.stop()
+        await pool.close()
