@@ -62,7 +62,8 @@ _SEQ = itertools.count()
 def queue_event_row(call: Call, event: str, agent_id: str | None, at_ms: int,
                     detail: dict[str, object]) -> QueueEventRow:
     return QueueEventRow(
-        event_id=f"{at_ms:013x}{next(_SEQ) % 16**8:08x}{uuid.uuid4().hex[:11]}", call_id=call.call_id, queue=call.queue or "",
+        event_id=f"{at_ms:013x}{next(_SEQ) % 16**8:08x}{uuid.uuid4().hex[:11]}",
+        call_id=call.call_id, queue=call.queue or "",
         event=event, agent_id=agent_id, at=ts(at_ms), wait_ms=_wait_ms(call, at_ms),
         detail=detail or None,
     )
