@@ -111,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: C901
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:
+        # The simulator has its own options (--host, --port, --speed...).
+        _setup_logging("-v" in argv)
+        from acd.sim.cli import run_cli
+
+        return int(run_cli(argv[1:]))
     args = _parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:

@@ -185,7 +185,7 @@ async def profile(rate: float = 50, seconds: float = 10.0) -> dict[str, Any]:
     return {"step": res, "report": str(RESULTS / "profile-fullpath.txt")}
 
 
-async def waiting(calls: int = 10_000, rate: float = 500.0) -> dict[str, Any]:
+async def waiting(calls: int = 10_000, rate: float = 250.0) -> dict[str, Any]:
     """RSS of this process per call waiting in a queue nobody serves."""
     bench = Bench(0)
     proc = psutil.Process()
