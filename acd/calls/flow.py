@@ -318,6 +318,8 @@ class CallFlow:
             await self.d.ari.add_channel(bridge_id, [call.channel_id, leg.channel_id])
         except AriError as exc:
             logger.warning("call %s: bridging failed: %s", call.call_id, exc)
+            # Caller and agent never talked: not an answered call.
+            call.outcome = "failed"
             if exc.gone:
                 return  # one side left; its hang-up event tidies up
             await self._hangup(leg.channel_id)
