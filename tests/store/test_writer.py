@@ -255,8 +255,10 @@ async def test_write_never_blocks_the_call_path(store_dsn: str, proxy: TcpProxy,
     running = False
     await tick
     assert w.last_error is not None
-    assert slowest < 0.25, f"500 writes took {slowest:.3f}s"
-    assert max(lateness) < 0.5, f"event loop stalled {max(lateness):.3f}s"
+    assert slowest < 1.0, f"500 writes took {slowest:.3f}s"
+    # Loose on purpose (shared CPUs): a writer that waited on the database would
+    # stall the loop for its whole connect timeout (5 s), far above this.
+    assert max(lateness) < 2.0, f"event loop stalled {max(lateness):.3f}s"
     await w.stop()
     assert w.rows_spooled == 20_000
     spooled = [row for f in spool_files(tmp_path) for row in spool.read_spool(f)[0]]
