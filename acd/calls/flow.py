@@ -203,10 +203,20 @@ class CallFlow:
             await self._to_dialplan(call)
 
     async def _queue_timeout(self, call: Call, item: QueueTimeout) -> None:
-        if call.phase is not Phase.QUEUED or call.enqueued_ms != item.enqueued_ms:
+        if call.enqueued_ms != item.enqueued_ms or call.phase not in (Phase.QUEUED,
+                                                                       Phase.OFFERING):
             return
-        result = await self.d.router.dequeue(call.call_id)
-        if getattr(result, "was", "waiting") != "waiting":
+        result = None
+        if call.phase is Phase.QUEUED:
+            try:
+                result = await self.d.router.dequeue(call.call_id)
+            except Exception:
+                logger.exception("call %s: max-wait dequeue failed", call.call_id)
+        if result is None or result.was != "waiting":
+            # Ringing an agent right now (or Redis is away): look again in a second,
+            # so a caller whose offer then fails still leaves at the maximum wait.
+            call.queue_timer = self.d.clock.call_later(
+                1.0, lambda: self.svc.post(call, item))
             return
         call.phase = Phase.IVR
         call.queue_timer = None
@@ -325,7 +335,13 @@ class CallFlow:
             await self._hangup(leg.channel_id)
             await self._to_dialplan(call)
             return
-        if not await self.d.router.offer_answered(leg.offer):
+        try:
+            fresh = await self.d.router.offer_answered(leg.offer)
+        except Exception:
+            # Redis away: the two are bridged and talking; keep them so.
+            logger.exception("call %s: recording the answer failed", call.call_id)
+            fresh = True
+        if not fresh:
             # The reservation expired or was taken back meanwhile: do not bridge.
             logger.warning("call %s: offer to %s was stale at answer", call.call_id,
                            leg.agent_id)
@@ -365,7 +381,11 @@ class CallFlow:
                     logger.info("call %s: destroy bridge: %s", call.call_id, exc)
         if leg is not None and not call.extra.get("ended_sent"):
             call.extra["ended_sent"] = True
-            await self.d.router.call_ended(leg.offer)
+            try:
+                await self.d.router.call_ended(leg.offer)
+            except Exception:
+                logger.exception("call %s: could not put agent %s into wrap-up",
+                                 call.call_id, leg.agent_id)
             self._queue_event(call, "complete", leg.agent_id)
 
     async def _leg_failed(self, call: Call, leg: AgentLeg, reason: str,
@@ -380,10 +400,15 @@ class CallFlow:
         self._queue_event(call, records.fail_event(reason), leg.agent_id, cause=cause)
         logger.info("call %s: agent %s did not take it (%s); back to the head of %s",
                     call.call_id[:8], leg.agent_id, reason, call.queue)
-        await self.d.router.offer_failed(leg.offer, reason)  # type: ignore[arg-type]
         if call.phase is Phase.OFFERING and not call.caller_gone and not call.live_legs():
-            # The router put the call back at the head of its queue.
+            # Back at the head of its queue; set before the Redis call so that, should
+            # it fail, the reaper's re-offer of the expired reservation is accepted.
             call.phase = Phase.QUEUED
+        try:
+            await self.d.router.offer_failed(leg.offer, reason)  # type: ignore[arg-type]
+        except Exception:
+            logger.exception("call %s: returning the offer failed; its reservation "
+                             "expires and the reaper gives the call back", call.call_id)
 
     def _end_leg(self, call: Call, leg: AgentLeg) -> None:
         if leg.ended_ms is None:

@@ -205,3 +205,18 @@ async def test_invalid_key_then_valid_key(harness: Harness,
         variables = json.loads(variables)
     assert variables["menu_choice"] == "1"
     await h.assert_clean()
+
+
+async def test_max_wait_gives_the_caller_back_to_the_ivr(harness: Harness) -> None:
+    h = harness
+    assert h.app.agents is not None
+    await h.app.agents.set_break("a1", "lunch")
+    await h.app.agents.set_break("a2", "lunch")
+    # The caller would wait a minute; the queue's 5 s maximum sends them on first.
+    ch = h.sim.place_call("+15551012", "101", hangup_after=60.0)
+    call_id = await h.finished(ch)
+    assert await h.queue_events(call_id) == [("enter", None), ("exit", None)]
+    call = await h.call(call_id)
+    assert call["outcome"] == "ivr_hangup"
+    assert 5000 <= call["wait_ms"] < 20000
+    await h.assert_clean()
