@@ -8,9 +8,8 @@ real Asterisk's sequence can be compared with the simulator's.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from acd.calls.service import CallService
 from acd.clock import Clock
 from acd.config import Settings
 from acd.sim.server import Simulator
+from tests.acd_checks import AcdChecks
 
 FLOW = """\
 name: kit_main
@@ -111,35 +111,12 @@ def role_of(event: ev.Event) -> str:
 
 
 @dataclass
-class AcdRun:
+class AcdRun(AcdChecks):
     app: App
     pg: asyncpg.Pool
     prefix: str
     ended: dict[str, str] = field(default_factory=dict)  # caller channel id -> call id
     events: list[tuple[str, str, str]] = field(default_factory=list)  # role, type, channel
-
-    async def wait_for(self, predicate: Callable[[], Awaitable[bool] | bool],
-                       what: str, timeout: float = 15.0) -> None:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while True:
-            result = predicate()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            if loop.time() > end:
-                raise AssertionError(f"timed out waiting for {what}")
-            await asyncio.sleep(0.02)
-
-    async def agent_state(self, agent_id: str) -> str:
-        assert self.app.agents is not None
-        return str((await self.app.agents.get(agent_id)).state)
-
-    async def wait_agent(self, agent_id: str, state: str, timeout: float = 15.0) -> None:
-        async def ok() -> bool:
-            return await self.agent_state(agent_id) == state
-        await self.wait_for(ok, f"agent {agent_id} to be {state}", timeout)
 
     async def finished(self, timeout: float = 20.0) -> str:
         """Wait until the one call is over and written; return its call id."""
@@ -151,37 +128,8 @@ class AcdRun:
         assert n == 1, f"call {call_id} has {n} rows in calls"
         return call_id
 
-    async def queue_events(self, call_id: str) -> list[tuple[str, str | None]]:
-        rows = await self.pg.fetch(
-            "SELECT event, agent_id FROM queue_events WHERE call_id=$1 ORDER BY at, event_id",
-            call_id)
-        return [(r["event"], r["agent_id"]) for r in rows]
-
-    async def legs(self, call_id: str) -> list[asyncpg.Record]:
-        return list(await self.pg.fetch(
-            "SELECT * FROM legs WHERE call_id=$1 ORDER BY started_at, leg_id", call_id))
-
-    async def call(self, call_id: str) -> asyncpg.Record:
-        row = await self.pg.fetchrow("SELECT * FROM calls WHERE call_id=$1", call_id)
-        assert row is not None
-        return row
-
     def sequence(self, role: str) -> list[str]:
         return [t for r, t, _ in self.events if r == role]
-
-    async def assert_acd_clean(self) -> None:
-        assert self.app.calls is not None and self.app.router is not None
-        assert self.app.redis is not None and self.app.agents is not None
-        await self.wait_for(lambda: not self.app.calls.calls,  # type: ignore[union-attr]
-                            "acd to forget every call")
-        snap = await self.app.router.snapshot()
-        for queue in snap["queues"]:
-            assert queue["waiting"] == 0, f"calls left in queue: {snap}"
-        keys = [k async for k in self.app.redis.scan_iter(match=f"{self.prefix}:chan:*")]
-        assert keys == [], f"re-adoption records left: {keys}"
-        for view in await self.app.agents.list():
-            assert view.state not in ("reserved", "ringing", "on_call"), (
-                f"agent {view.id} stuck in {view.state}")
 
     def save_trace(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,7 @@ fraction of a second; assertions never depend on wall-clock durations.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from acd.app import App
 from acd.clock import Clock
 from acd.config import Settings
 from acd.sim.server import Simulator
+from tests.acd_checks import AcdChecks
 
 FLOWS = Path(__file__).parent / "flows"
 SPEED = 20.0
@@ -51,37 +51,13 @@ def e2e_settings(prefix: str, dsn: str, tmp: Path, **over: Any) -> Settings:
 
 
 @dataclass
-class Harness:
+class Harness(AcdChecks):
     app: App
     sim: Simulator
     clock: Clock
     pg: asyncpg.Pool
     prefix: str
     ended: dict[str, str]  # caller channel id -> call id, for calls acd finished
-
-    async def wait_for(self, predicate: Callable[[], Awaitable[bool] | bool],
-                       what: str, timeout: float = 15.0) -> None:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while True:
-            result = predicate()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            if loop.time() > end:
-                raise AssertionError(f"timed out waiting for {what}")
-            await asyncio.sleep(0.01)
-
-    async def agent_state(self, agent_id: str) -> str:
-        assert self.app.agents is not None
-        view = await self.app.agents.get(agent_id)
-        return str(view.state)
-
-    async def wait_agent(self, agent_id: str, state: str, timeout: float = 15.0) -> None:
-        async def ok() -> bool:
-            return await self.agent_state(agent_id) == state
-        await self.wait_for(ok, f"agent {agent_id} to be {state}", timeout)
 
     def live_calls(self) -> int:
         assert self.app.calls is not None
@@ -98,21 +74,6 @@ class Harness:
         assert n == 1, f"call {call_id} has {n} rows in calls"
         return call_id
 
-    async def queue_events(self, call_id: str) -> list[tuple[str, str | None]]:
-        rows = await self.pg.fetch(
-            "SELECT event, agent_id FROM queue_events WHERE call_id=$1 ORDER BY at, event_id",
-            call_id)
-        return [(r["event"], r["agent_id"]) for r in rows]
-
-    async def legs(self, call_id: str) -> list[asyncpg.Record]:
-        return list(await self.pg.fetch(
-            "SELECT * FROM legs WHERE call_id=$1 ORDER BY started_at, leg_id", call_id))
-
-    async def call(self, call_id: str) -> asyncpg.Record:
-        row = await self.pg.fetchrow("SELECT * FROM calls WHERE call_id=$1", call_id)
-        assert row is not None
-        return row
-
     async def assert_clean(self) -> None:
         """Nothing left behind that a later call could trip on."""
         assert self.app.calls is not None and self.app.router is not None
@@ -121,20 +82,7 @@ class Harness:
             st = self.sim.state()
             return not st["channels"] and not st["bridges"]
         await self.wait_for(sim_empty, "the simulator to have no channels and no bridges")
-        await self.wait_for(lambda: self.live_calls() == 0, "acd to forget every call")
-        snap = await self.app.router.snapshot()
-        for queue in snap["queues"]:
-            assert queue["waiting"] == 0, f"calls left in queue: {snap}"
-        assert self.app.redis is not None
-        chan_keys = [k async for k in self.app.redis.scan_iter(match=f"{self.prefix}:chan:*")]
-        assert chan_keys == [], f"re-adoption records left: {chan_keys}"
-        assert self.app.agents is not None
-        for view in await self.app.agents.list():
-            assert view.state not in ("reserved", "ringing", "on_call"), (
-                f"agent {view.id} stuck in {view.state}")
-            if view.state != "wrap_up":
-                assert not view.current_call, (
-                    f"agent {view.id} ({view.state}) still holds {view.current_call}")
+        await self.assert_acd_clean()
 
 
 @pytest.fixture
