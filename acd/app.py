@@ -12,6 +12,11 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acd.agents.model import AgentDef
 from acd.agents.service import AgentService, AgentStateChange
@@ -24,6 +29,7 @@ from acd.calls.service import CallService
 from acd.clock import Clock
 from acd.config import Settings
 from acd.ivr.registry import FlowRegistry
+from acd.routing.client import RedisClient
 from acd.routing.model import Offer
 from acd.routing.service import Router
 from acd.sim.server import Simulator
@@ -65,7 +71,7 @@ class App:
     start_api: bool = True
     node_id: str = ""
     # Built at start:
-    redis: aioredis.Redis | None = None
+    redis: RedisClient | None = None
     writer: RowWriter | None = None
     flows: FlowRegistry | None = None
     agents: AgentService | None = None
@@ -97,9 +103,20 @@ class App:
 
         # A blocking pool: under a burst, a call path waits a moment for a connection
         # instead of failing with "Too many connections" and stranding a caller.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            s.redis_url, decode_responses=True, max_connections=64, timeout=10)
-        self.redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
+        # After an outage the pool still holds connections the server closed: a
+        # command on one is retried on a fresh connection (redis-py's Retry) rather
+        # than failing a caller's step. Routing's scripts are safe to replay.
+        if s.redis_cluster:  # the other nodes are found from redis_url's
+            self.redis = RedisCluster.from_url(
+                s.redis_url, decode_responses=True,
+                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+                retry_on_error=[RedisConnectionError, RedisTimeoutError])
+        else:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                s.redis_url, decode_responses=True, max_connections=64, timeout=10,
+                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+                retry_on_error=[RedisConnectionError, RedisTimeoutError])
+            self.redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
         dsn = s.pg_dsn.get_secret_value()
         await ensure_database(dsn)
         conn = await asyncpg.connect(dsn)
@@ -148,6 +165,7 @@ class App:
             ari=self.ari, router=self.router, writer=self.writer, flows=self.flows,
             clock=clock, redis=self.redis, redis_prefix=s.redis_prefix,
             queues={q.name: q for q in queue_defs}, app=s.ari.app, moh_class=s.moh_class,
+            callbacks=s.callbacks,
         ))
         await self.router.start()
         for a in s.agents:

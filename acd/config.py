@@ -73,12 +73,30 @@ class WriterSettings(_Model):
     spool_dir: str = "var/spool"
 
 
+class CallbackSettings(_Model):
+    """How acd calls back a caller who pressed the callback key in a queue.
+
+    When an agent is reserved for the task, acd dials `endpoint` with `{number}`
+    replaced by the caller's number; once the caller answers, the agent's phone
+    rings as for any call. A caller who does not answer is tried again after
+    `retry_delay`, at most `max_attempts` times, keeping their place in the queue."""
+
+    endpoint: str = "PJSIP/{number}@caller-trunk"
+    ring_timeout: float = Field(default=25.0, gt=0)
+    retry_delay: float = Field(default=300.0, ge=0)
+    max_attempts: int = Field(default=3, ge=1)
+    caller_id: str = ""  # the number the called-back caller sees ("" = Asterisk's default)
+    prompt: list[str] = Field(default_factory=lambda: ["sound:acd-callback-connecting"])
+
+
 class Settings(_Model):
     ari: AriSettings = Field(default_factory=AriSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "acd"
+    # redis_url names one node of a Redis Cluster (the others are discovered).
+    redis_cluster: bool = False
     pg_dsn: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/acd")
     flows: str = "ivr_flows"
     # Values for `${settings.x}` in flows (back-end URLs...); ACD_FLOW_<X> overrides.
@@ -88,6 +106,7 @@ class Settings(_Model):
     moh_class: str = "default"
     writer: WriterSettings = Field(default_factory=WriterSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     queues: list[QueueDef] = Field(default_factory=list)
     agents: list[AgentSettings] = Field(default_factory=list)
 
@@ -104,6 +123,7 @@ ENV_MAP: dict[str, str] = {
     "ACD_ARI_API_KEY": "ari.api_key",
     "ACD_REDIS_URL": "redis_url",
     "ACD_REDIS_PREFIX": "redis_prefix",
+    "ACD_REDIS_CLUSTER": "redis_cluster",
     "ACD_PG_DSN": "pg_dsn",
     "ACD_FLOWS": "flows",
     "ACD_NODE_ID": "node_id",

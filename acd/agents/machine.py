@@ -5,7 +5,11 @@ r"""The agent state machine, pure: `step(status, event, now_ms, max_missed)`.
                      \-----------------------------------------/
 
 Every transient state (reserved, ringing, wrap_up) carries a deadline; `Expire`
-past it returns the agent to available, so none can stick. Offers the agent let
+past it returns the agent to available, so none can stick. on_call carries one
+too: the node owning the call pushes it (`Renew`) while it lives; past it the
+agent is orphaned: `Expire(deadline_ms)` starts a wrap-up until `deadline_ms`
+(the queue's wrap-up), or makes them available when that is already past, both
+with reason "orphaned" (kept until the agent's next change). Offers the agent let
 fail are counted; after `max_missed` in a row the agent is paused with reason
 "missed_offers". Router events carry the reservation id and are ignored when it
 is not the agent's current one, so replays and stale reports are harmless.
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from acd.agents.model import MISSED_OFFERS, TRANSIENT_STATES, AgentState
+from acd.agents.model import MISSED_OFFERS, ORPHANED, TIMED_STATES, AgentState
 from acd.errors import Conflict
 
 BUSY: frozenset[str] = frozenset({"reserved", "ringing", "on_call"})
@@ -74,6 +78,13 @@ class Ringing:
 @dataclass(frozen=True, slots=True)
 class Answered:
     reservation: str
+    deadline_ms: int  # on_call until then unless renewed
+
+
+@dataclass(frozen=True, slots=True)
+class Renew:
+    reservation: str
+    deadline_ms: int  # the owner of the call lives: on_call until then (no change row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +106,11 @@ class Ended:
 
 @dataclass(frozen=True, slots=True)
 class Expire:
-    pass
+    deadline_ms: int = 0  # end of the wrap-up of an orphaned on_call agent
 
 
 Event = (
-    Login | Logout | MakeAvailable | Break | Reserve | Ringing | Answered | Failed
+    Login | Logout | MakeAvailable | Break | Reserve | Ringing | Answered | Renew | Failed
     | Released | Ended | Expire
 )
 
@@ -131,7 +142,7 @@ def _conflict(code: str, agent: str, s: Status) -> Conflict:
 
 def _to(s: Status, state: AgentState, now_ms: int, **kw: object) -> Status:
     fields: dict[str, object] = {"state": state, "reason": "", "since_ms": now_ms}
-    if state not in TRANSIENT_STATES:
+    if state not in TIMED_STATES:
         fields["deadline_ms"] = 0
     if state in ("available", "break", "logged_out"):
         fields["call"] = ""
@@ -181,16 +192,25 @@ def step(s: Status, ev: Event, now_ms: int, *, max_missed: int, agent: str = "")
         return Transition(_to(s, "reserved", now_ms, call=ev.call, reservation=ev.reservation,
                               deadline_ms=ev.deadline_ms), True)
     if isinstance(ev, Expire):
-        if s.state in TRANSIENT_STATES and s.deadline_ms <= now_ms:
-            return Transition(_to(s, "available", now_ms), True)
-        return _same(s)
+        return _expire(s, ev, now_ms)
     if ev.reservation == "" or ev.reservation != s.reservation:
         return _same(s)  # stale or replayed report about another offer
     return _offer_event(s, ev, now_ms, max_missed)
 
 
-def _offer_event(s: Status, ev: Ringing | Answered | Ended | Failed | Released, now_ms: int,
-                 max_missed: int) -> Transition:
+def _expire(s: Status, ev: Expire, now_ms: int) -> Transition:
+    if s.state not in TIMED_STATES or s.deadline_ms > now_ms:
+        return _same(s)
+    if s.state != "on_call":
+        return Transition(_to(s, "available", now_ms), True)
+    if ev.deadline_ms > now_ms:
+        return Transition(_to(s, "wrap_up", now_ms, reason=ORPHANED,
+                              deadline_ms=ev.deadline_ms), True)
+    return Transition(_to(s, "available", now_ms, reason=ORPHANED), True)
+
+
+def _offer_event(s: Status, ev: Ringing | Answered | Renew | Ended | Failed | Released,
+                 now_ms: int, max_missed: int) -> Transition:
     if isinstance(ev, Ringing):
         if s.state != "reserved":
             return _same(s)
@@ -198,7 +218,11 @@ def _offer_event(s: Status, ev: Ringing | Answered | Ended | Failed | Released, 
     if isinstance(ev, Answered):
         if s.state not in ("reserved", "ringing"):
             return _same(s)
-        return Transition(_to(s, "on_call", now_ms, missed=0), True)
+        return Transition(_to(s, "on_call", now_ms, missed=0, deadline_ms=ev.deadline_ms), True)
+    if isinstance(ev, Renew):
+        if s.state != "on_call":
+            return _same(s)
+        return Transition(replace(s, deadline_ms=ev.deadline_ms), False)
     if isinstance(ev, Ended):
         if s.state != "on_call":
             return _same(s)

@@ -15,7 +15,11 @@ AGENT_STATES: tuple[AgentState, ...] = (
 )
 # States that end by themselves: a deadline guarantees none of them can stick.
 TRANSIENT_STATES: frozenset[str] = frozenset({"reserved", "ringing", "wrap_up"})
+# States with a deadline: the transient ones, and on_call, whose deadline the node
+# owning the call keeps pushing while it lives (so a dead node cannot pin its agent).
+TIMED_STATES: frozenset[str] = TRANSIENT_STATES | {"on_call"}
 MISSED_OFFERS = "missed_offers"
+ORPHANED = "orphaned"  # reason given to an agent whose call's node stopped renewing it
 
 
 class AgentDef(BaseModel):

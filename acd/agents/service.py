@@ -13,12 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from acd.agents.machine import conflict_message
 from acd.agents.model import AgentDef, AgentStateChange, AgentView
 from acd.clock import Clock
 from acd.errors import Conflict, NotFound
+from acd.routing.client import RedisClient
 from acd.routing.keys import Keys, Layout
 from acd.routing.model import RoutingSettings
 from acd.routing.scripts import Scripts
@@ -45,7 +44,7 @@ def view_of(rec: dict[str, Any]) -> AgentView:
 class AgentService:
     """Agents' definitions and states in Redis."""
 
-    def __init__(self, redis: aioredis.Redis, *, prefix: str, clock: Clock,
+    def __init__(self, redis: RedisClient, *, prefix: str, clock: Clock,
                  agents: list[AgentDef], on_change: OnChange | None = None,
                  settings: RoutingSettings | None = None) -> None:
         self.redis = redis

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 
 class Phase(enum.StrEnum):
+    DIALLING = "dialling"  # a callback: ringing the caller who asked for it
     IVR = "ivr"
     QUEUED = "queued"
     OFFERING = "offering"
@@ -72,6 +73,22 @@ class Call:
     transferred: bool = False
     written: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the queue node asked for while waiting: announcements (QueueAnnounce as a
+    # dict) and the callback key, number and offer prompt.
+    announce: dict[str, Any] = field(default_factory=dict)
+    announce_timer: asyncio.TimerHandle | None = None
+    callback_key: str | None = None
+    callback_number: str | None = None
+    callback_offer: tuple[str, ...] = ()
+    # A callback call serves the routing task of the call that asked for it: the
+    # task keeps that call's id (and its place). None for an ordinary call.
+    routing_id: str | None = None
+    callback_attempt: int = 0
+
+    @property
+    def rid(self) -> str:
+        """The call's id in routing."""
+        return self.routing_id or self.call_id
 
     def live_legs(self) -> list[AgentLeg]:
         return [leg for leg in self.legs.values() if leg.ended_ms is None]

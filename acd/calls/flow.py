@@ -8,21 +8,32 @@ the router's Lua scripts; this module only carries them out on ARI.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-import redis.asyncio as aioredis
 
 from acd.ari import events as ev
 from acd.ari.client import AriClient
 from acd.ari.errors import AriError
 from acd.calls import records
 from acd.calls.call import AgentLeg, Call, Phase
-from acd.calls.ivr_runner import IvrRunner
-from acd.calls.messages import FeedIvr, OfferMsg, QueueTimeout, Reap, Requeue, RingGuard, Start
+from acd.calls.ivr_runner import ANNOUNCEMENT, IvrRunner
+from acd.calls.messages import (
+    Announce,
+    FeedIvr,
+    OfferMsg,
+    QueueTimeout,
+    Reap,
+    Requeue,
+    RingGuard,
+    Start,
+    StartCallback,
+)
 from acd.clock import Clock
+from acd.config import CallbackSettings
+from acd.ivr import say
 from acd.ivr.actions import QueueExit
 from acd.ivr.registry import FlowRegistry
+from acd.routing.client import RedisClient
 from acd.routing.model import Offer, QueueDef
 from acd.routing.service import Router
 from acd.store.writer import RowWriter
@@ -43,11 +54,12 @@ class CallDeps:
     writer: RowWriter
     flows: FlowRegistry
     clock: Clock
-    redis: aioredis.Redis
+    redis: RedisClient  # one server or a cluster (acd/routing/client.py)
     redis_prefix: str
     queues: dict[str, QueueDef]
     app: str
     moh_class: str = "default"
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
 
 
 class CallFlow:
@@ -73,6 +85,10 @@ class CallFlow:
             await self._queue_timeout(call, item)
         elif isinstance(item, RingGuard):
             await self._ring_guard(call, item.channel_id)
+        elif isinstance(item, Announce):
+            await self._announce(call, item)
+        elif isinstance(item, StartCallback):
+            await self._start_callback(call, item.offer)
         elif isinstance(item, Reap):
             await self._maybe_finish(call, force=True)
         elif isinstance(item, ev.Event):
@@ -98,7 +114,13 @@ class CallFlow:
 
     async def _caller_event(self, call: Call, event: ev.Event) -> None:
         if isinstance(event, ev.ChannelDtmfReceived):
-            await self.ivr.digit(call, event.digit)
+            if call.phase is Phase.QUEUED and event.digit == call.callback_key:
+                await self._callback_request(call)
+            else:
+                await self.ivr.digit(call, event.digit)
+        elif call.phase is Phase.DIALLING and isinstance(
+                event, ev.StasisStart | ev.Dial | ev.ChannelStateChange):
+            await self._callback_progress(call, event)
         elif isinstance(event, ev.PlaybackFinished):
             await self.ivr.playback_finished(call, event.playback.id)
         elif isinstance(event, ev.RecordingFinished | ev.RecordingFailed):
@@ -126,15 +148,19 @@ class CallFlow:
             return
         call.caller_gone = True
         call.ended_ms = self.d.clock.ms()
-        # A safety net: should a destroy event never come, the call is still written.
-        self.d.clock.call_later(60.0, lambda: self.svc.post(call, Reap()))
+        self._arm_reap(call)
         self.ivr.cancel_timers(call)
         if call.queue_timer is not None:
             call.queue_timer.cancel()
             call.queue_timer = None
+        if call.announce_timer is not None:
+            call.announce_timer.cancel()
+            call.announce_timer = None
         phase = call.phase
         call.phase = Phase.ENDING
-        if phase in (Phase.QUEUED, Phase.OFFERING):
+        if phase is Phase.DIALLING:
+            await self._callback_unanswered(call)
+        elif phase in (Phase.QUEUED, Phase.OFFERING):
             await self._abandon(call)
         elif phase is Phase.CONNECTED:
             call.outcome = call.outcome or "answered"
@@ -145,10 +171,14 @@ class CallFlow:
         else:
             call.outcome = call.outcome or ("transferred" if call.transferred else "ivr_hangup")
 
+    def _arm_reap(self, call: Call) -> None:
+        # A safety net: should a destroy event never come, the call is still written.
+        self.d.clock.call_later(60.0, lambda: self.svc.post(call, Reap()))
+
     async def _abandon(self, call: Call) -> None:
         call.outcome = "abandoned"
         try:
-            await self.d.router.dequeue(call.call_id)
+            await self.d.router.dequeue(call.rid)
         except Exception:
             logger.exception("call %s: dequeue failed; the reaper will free it", call.call_id)
         for leg in call.live_legs():
@@ -184,6 +214,7 @@ class CallFlow:
         logger.info("call %s: waiting in queue %s (position %s)", call.call_id[:8], queue,
                     result.position)
         await records.remember_call(self.d, call)
+        self._schedule_announcement(call, first=True)
         wait = max_wait if max_wait is not None else (qdef.max_wait if qdef else None)
         if wait is not None:
             enq = call.enqueued_ms
@@ -209,7 +240,7 @@ class CallFlow:
         result = None
         if call.phase is Phase.QUEUED:
             try:
-                result = await self.d.router.dequeue(call.call_id)
+                result = await self.d.router.dequeue(call.rid)
             except Exception:
                 logger.exception("call %s: max-wait dequeue failed", call.call_id)
         if result is None or result.was != "waiting":
@@ -278,6 +309,15 @@ class CallFlow:
         await self.d.router.offer_ringing(leg.offer)
 
     async def _ring_guard(self, call: Call, channel_id: str) -> None:
+        if channel_id == call.channel_id:  # a callback ringing past its timeout
+            if call.phase is Phase.DIALLING and not call.caller_gone:
+                logger.warning("callback %s: rang past its timeout; hanging up", call.rid)
+                try:
+                    await self.d.ari.hangup(call.channel_id)
+                except AriError as exc:
+                    if exc.gone:
+                        await self._callback_lost(call)
+            return
         leg = call.legs.get(channel_id)
         if leg is not None and leg.answered_ms is None and leg.ended_ms is None:
             logger.warning("call %s: %s rang past its timeout; hanging up", call.call_id,
@@ -301,7 +341,7 @@ class CallFlow:
                 await self._agent_hung_up(call, leg)
         elif isinstance(event, ev.ChannelDestroyed):
             leg.cause = event.cause
-            if leg.answered_ms is None:
+            if leg.answered_ms is None or leg.outcome in ("answered_elsewhere", "stale"):
                 reason = FAIL_REASONS.get(event.cause, "unreachable")
                 await self._leg_failed(call, leg, reason, cause=event.cause)
             else:
@@ -314,7 +354,29 @@ class CallFlow:
             return
         leg.answered_ms = self.d.clock.ms()
         if call.caller_gone or call.phase is not Phase.OFFERING:
+            # Too late: the caller left, or another ring-all phone answered first (then
+            # this leg's end is no hang-up on the caller: see ChannelDestroyed).
+            reason = "normal"
+            winner = call.connected_leg
+            if not call.caller_gone and winner is not None and winner is not leg:
+                leg.outcome = reason = "answered_elsewhere"
+            await self._hangup(leg.channel_id, reason=reason)
+            return
+        # Routing first: an offer that is no longer current (its reservation
+        # expired and the call went back to the queue) must never be bridged.
+        try:
+            fresh = await self.d.router.offer_answered(leg.offer)
+        except Exception:
+            # Redis away: the agent is on the line now; connect them.
+            logger.exception("call %s: recording the answer failed", call.call_id)
+            fresh = True
+        if not fresh:
+            logger.warning("call %s: offer to %s was stale at answer; the call stays queued",
+                           call.call_id, leg.agent_id)
+            leg.outcome = "stale"
             await self._hangup(leg.channel_id)
+            if not call.live_legs() or all(x is leg for x in call.live_legs()):
+                call.phase = Phase.QUEUED
             return
         call.phase = Phase.CONNECTED
         call.connected_leg = leg
@@ -335,20 +397,6 @@ class CallFlow:
             await self._hangup(leg.channel_id)
             await self._to_dialplan(call)
             return
-        try:
-            fresh = await self.d.router.offer_answered(leg.offer)
-        except Exception:
-            # Redis away: the two are bridged and talking; keep them so.
-            logger.exception("call %s: recording the answer failed", call.call_id)
-            fresh = True
-        if not fresh:
-            # The reservation expired or was taken back meanwhile: do not bridge.
-            logger.warning("call %s: offer to %s was stale at answer", call.call_id,
-                           leg.agent_id)
-            await self._hangup(leg.channel_id)
-            call.phase = Phase.QUEUED
-            call.connected_leg = None
-            return
         self._queue_event(call, "connect", leg.agent_id)
         logger.info("call %s: connected to agent %s after %.1f s in queue", call.call_id[:8],
                     leg.agent_id, (leg.answered_ms - (call.enqueued_ms or leg.answered_ms)) / 1000)
@@ -367,6 +415,7 @@ class CallFlow:
             call.phase = Phase.ENDING
             call.caller_gone = True
             call.ended_ms = self.d.clock.ms()
+            self._arm_reap(call)
             await self._hangup(call.channel_id)
             await self._end_connected(call)
 
@@ -395,7 +444,7 @@ class CallFlow:
         leg.cause = cause
         leg.outcome = leg.outcome or reason
         self._end_leg(call, leg)
-        if leg.outcome in ("abandoned", "answered_elsewhere"):
+        if leg.outcome in ("abandoned", "answered_elsewhere", "stale"):
             return
         self._queue_event(call, records.fail_event(reason), leg.agent_id, cause=cause)
         logger.info("call %s: agent %s did not take it (%s); back to the head of %s",
@@ -434,6 +483,8 @@ class CallFlow:
                 await self._caller_gone(call, None)
         call.written = True
         call.phase = Phase.ENDED
+        if call.routing_id is not None and call.outcome != "no_answer":
+            await records.forget_callback(self.d, call.rid)  # served (or dropped)
         if call.ended_ms is None:
             call.ended_ms = self.d.clock.ms()
         self.d.writer.write(records.caller_leg_row(call))
@@ -442,11 +493,197 @@ class CallFlow:
         await records.forget_call(self.d, call)
         self.svc.forget(call)
 
+    # ------------------------------------------------------- announcements
+
+    def _schedule_announcement(self, call: Call, *, first: bool) -> None:
+        """The next periodic announcement of a waiting caller (see QueueAnnounce)."""
+        cfg = call.announce
+        if not (cfg.get("position") or cfg.get("wait_time") or cfg.get("prompt")
+                or call.callback_offer):
+            return
+        if first:
+            call.extra["announce_gen"] = int(call.extra.get("announce_gen", 0)) + 1
+            if call.announce_timer is not None:
+                call.announce_timer.cancel()
+        gen = int(call.extra["announce_gen"])
+        every = float(cfg.get("every") or 30.0)
+        delay = float(cfg["first"]) if first and cfg.get("first") is not None else every
+        call.announce_timer = self.d.clock.call_later(
+            delay, lambda: self.svc.post(call, Announce(gen)))
+
+    async def _announce(self, call: Call, item: Announce) -> None:
+        if item.generation != call.extra.get("announce_gen") or call.caller_gone:
+            return
+        call.announce_timer = None
+        if call.phase is Phase.OFFERING:  # an agent's phone rings: not now
+            self._schedule_announcement(call, first=False)
+            return
+        if call.phase is not Phase.QUEUED:
+            return
+        cfg = call.announce
+        position: int | None = None
+        wait: float | None = None
+        try:
+            if cfg.get("position") or cfg.get("wait_time"):
+                position = await self.d.router.position(call.rid)
+            if cfg.get("wait_time") and position is not None:
+                wait = await self.d.router.expected_wait(call.rid)
+        except Exception:
+            logger.exception("call %s: position lookup failed; announcing without it",
+                             call.call_id)
+        self._schedule_announcement(call, first=False)
+        if call.phase is not Phase.QUEUED or call.caller_gone:
+            return  # an offer came while we looked
+        prompts = say.queue_announcement(
+            message=list(cfg.get("prompt") or []), position=position, wait_s=wait,
+            say_position=bool(cfg.get("position")), say_wait=bool(cfg.get("wait_time")),
+            callback_offer=list(call.callback_offer),
+        )
+        if prompts:
+            logger.info("call %s: announces position %s, wait %s s", call.call_id[:8],
+                        position, None if wait is None else round(wait))
+            await self._play_over_moh(call, prompts)
+
+    async def _play_over_moh(self, call: Call, prompts: list[str]) -> None:
+        """Play to a waiting caller; the music comes back when the prompt ends."""
+        await self._stop_moh(call)
+        try:
+            playback = await self.d.ari.play(call.channel_id, prompts, lang=call.language)
+        except AriError as exc:
+            if not exc.gone:
+                logger.info("call %s: announcement failed: %s", call.call_id, exc)
+                await self._start_moh(call)
+            return
+        call.playing[playback.id] = ANNOUNCEMENT
+
+    async def announcement_done(self, call: Call) -> None:
+        if (call.phase in (Phase.QUEUED, Phase.OFFERING) and not call.caller_gone
+                and not call.moh_on and not call.playing):
+            await self._start_moh(call)
+
+    # ----------------------------------------------------------- callbacks
+
+    async def _callback_request(self, call: Call) -> None:
+        """The waiting caller pressed the callback key: they leave the line, their
+        place stays in the queue as a callback task."""
+        number = call.callback_number or call.caller_number
+        if not number or not any(ch.isdigit() for ch in number):
+            logger.info("call %s: callback asked without a number to call", call.call_id)
+            return
+        try:
+            ok = await self.d.router.to_callback(call.rid, number)
+        except Exception:
+            logger.exception("call %s: callback request failed; the caller keeps waiting",
+                             call.call_id)
+            return
+        if not ok:
+            return  # an agent is being offered this call right now
+        for handle in (call.queue_timer, call.announce_timer):
+            if handle is not None:
+                handle.cancel()
+        call.queue_timer = call.announce_timer = None
+        await self.ivr.stop_prompts(call)
+        await self._stop_moh(call)
+        call.phase = Phase.IVR
+        call.outcome = "callback"
+        self._queue_event(call, "callback", None, requested=True)
+        logger.info("call %s: will be called back, keeping its place in %s", call.call_id[:8],
+                    call.queue)
+        await records.remember_callback(self.d, call, number)
+        await records.remember_call(self.d, call)
+        await self.ivr.feed(call, QueueExit("callback"))
+
+    async def _start_callback(self, call: Call, offer: Offer) -> None:
+        """An agent is reserved for the task: ring the caller first."""
+        call.extra["cb_offer"] = offer
+        call.callback_attempt = await records.callback_attempt(self.d, call.rid)
+        cfg = self.d.callbacks
+        endpoint = cfg.endpoint.replace("{number}", call.caller_number)
+        logger.info("callback %s: calling %s back (attempt %d, agent %s reserved)",
+                    call.rid[:8], endpoint, call.callback_attempt, offer.agent_id)
+        variables = {"CALLERID(num)": cfg.caller_id} if cfg.caller_id else None
+        try:
+            await self.d.ari.create_channel(
+                endpoint, self.d.app, app_args=f"callback,{call.call_id}",
+                channel_id=call.channel_id, variables=variables)
+        except AriError as exc:
+            logger.warning("callback %s: could not call %s: %s", call.rid[:8], endpoint, exc)
+            await self._callback_lost(call)
+            return
+        channel = call.channel_id
+        self.d.clock.call_later(cfg.ring_timeout + 5.0,
+                                lambda: self.svc.post(call, RingGuard(channel)))
+
+    async def _callback_progress(self, call: Call, event: ev.Event) -> None:
+        if isinstance(event, ev.StasisStart):
+            try:
+                await self.d.ari.dial(call.channel_id,
+                                      timeout=max(1, round(self.d.callbacks.ring_timeout)))
+            except AriError as exc:
+                logger.info("callback %s: dial failed: %s", call.rid[:8], exc)
+                await self._hangup(call.channel_id)
+                if exc.gone:
+                    await self._callback_lost(call)
+        elif isinstance(event, ev.Dial):
+            if event.dialstatus == "ANSWER":
+                await self._customer_answered(call)
+            elif event.dialstatus:
+                call.extra["dialstatus"] = event.dialstatus
+        elif isinstance(event, ev.ChannelStateChange) and event.channel.state == "Up":
+            await self._customer_answered(call)
+
+    async def _customer_answered(self, call: Call) -> None:
+        if call.phase is not Phase.DIALLING or call.caller_gone:
+            return
+        offer: Offer = call.extra["cb_offer"]
+        call.answered_ms = self.d.clock.ms()
+        call.phase = Phase.QUEUED
+        self._queue_event(call, "enter", None, callback_of=call.rid,
+                          attempt=call.callback_attempt)
+        logger.info("callback %s: %s answered; ringing agent %s", call.rid[:8],
+                    call.caller_number, offer.agent_id)
+        await records.remember_call(self.d, call)
+        if self.d.callbacks.prompt:
+            await self._play_over_moh(call, list(self.d.callbacks.prompt))
+        else:
+            await self._start_moh(call)
+        await self._offer(call, offer)
+
+    async def _callback_unanswered(self, call: Call) -> None:
+        """The caller did not pick up the callback: try again later in the same
+        place, or give up after the last attempt."""
+        offer: Offer | None = call.extra.get("cb_offer")
+        call.outcome = "no_answer"
+        cfg = self.d.callbacks
+        retry = cfg.retry_delay if call.callback_attempt < cfg.max_attempts else None
+        self._queue_event(call, "callback", None, result="no_answer",
+                          attempt=call.callback_attempt,
+                          dialstatus=call.extra.get("dialstatus"),
+                          retry_in=retry)
+        if offer is not None:
+            try:
+                await self.d.router.callback_failed(offer, retry)
+            except Exception:
+                logger.exception("callback %s: returning the task failed; its reservation "
+                                 "expires and the reaper gives it back", call.rid)
+        if retry is None:
+            logger.warning("callback %s: %s did not answer %d times; given up", call.rid[:8],
+                           call.caller_number, call.callback_attempt)
+            await records.forget_callback(self.d, call.rid)
+        else:
+            logger.info("callback %s: no answer; trying again in %.0f s", call.rid[:8], retry)
+
+    async def _callback_lost(self, call: Call) -> None:
+        """The callback channel is gone (or never was) without events to tell us."""
+        call.caller_destroyed = True
+        await self._caller_gone(call, None)
+        await self._maybe_finish(call)
+
     # --------------------------------------------------------------- media
 
     async def _start_moh(self, call: Call) -> None:
         qdef = self.d.queues.get(call.queue or "")
-        moh = qdef.moh_class if qdef is not None and hasattr(qdef, "moh_class") else None
+        moh = call.announce.get("moh_class") or (qdef.moh_class if qdef is not None else None)
         try:
             await self.d.ari.start_moh(call.channel_id, moh or self.d.moh_class)
             call.moh_on = True
@@ -474,6 +711,19 @@ class CallFlow:
         """The last resort: let the dialplan's fallback serve the caller."""
         call.transferred = True
         call.outcome = "failed"
+        phase, call.phase = call.phase, Phase.IVR  # out of our queue: not an abandon later
+        for handle in (call.queue_timer, call.announce_timer):
+            if handle is not None:
+                handle.cancel()
+        call.queue_timer = call.announce_timer = None
+        if phase in (Phase.QUEUED, Phase.OFFERING):
+            try:
+                await self.d.router.dequeue(call.rid)
+            except Exception:
+                logger.info("call %s: dequeue before the dialplan failed; the reaper "
+                            "frees whatever routing still holds", call.call_id)
+        await self.ivr.stop_prompts(call)
+        await self._stop_moh(call)
         try:
             await self.d.ari.continue_in_dialplan(call.channel_id)
         except AriError as exc:

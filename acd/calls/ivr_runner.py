@@ -23,6 +23,10 @@ from acd.ivr import actions as a
 from acd.ivr import engine
 from acd.ivr.secret import json_default
 
+# Announcements share `Call.playing` with the IVR's prompts (so that stopping the
+# prompts stops them too) under this play id, which the engine never hands out.
+ANNOUNCEMENT = -1
+
 if TYPE_CHECKING:
     from acd.calls.flow import CallDeps
     from acd.calls.service import CallService
@@ -75,7 +79,9 @@ class IvrRunner:
 
     async def playback_finished(self, call: Call, playback_id: str) -> None:
         play_id = call.playing.pop(playback_id, None)
-        if play_id is not None:
+        if play_id == ANNOUNCEMENT:
+            await self.svc.flow.announcement_done(call)
+        elif play_id is not None:
             await self.feed(call, a.PromptsDone(play_id))
 
     async def recording_finished(
@@ -115,6 +121,10 @@ class IvrRunner:
                 handle.cancel()
         elif isinstance(action, a.Enqueue):
             await self.stop_prompts(call)
+            call.announce = dict(action.announce)
+            call.callback_key = action.callback_key
+            call.callback_number = action.callback_number
+            call.callback_offer = action.callback_offer
             await self.svc.flow.enqueue(
                 call, action.queue, dict(action.skills), action.priority, action.max_wait,
                 action.chain, action.preferred_agent,

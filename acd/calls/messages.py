@@ -47,3 +47,18 @@ class Reap:
 @dataclass(frozen=True, slots=True)
 class Requeue:
     """A re-adopted call that was waiting: music again, same place in the queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Time for the waiting caller's periodic announcement (`generation` tells a
+    stale timer from the current one: each queue visit starts a new generation)."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class StartCallback:
+    """An agent is reserved for a callback task: call the caller back."""
+
+    offer: Offer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import uuid
@@ -28,7 +29,7 @@ def queue_request(call: Call, queue: str, skills: dict[str, int], priority: int,
                   chain: str | None, preferred_agent: str | None) -> QueueRequest:
     assert call.enqueued_ms is not None
     return QueueRequest(
-        call_id=call.call_id, queue=queue, skills=skills, priority=priority,
+        call_id=call.rid, queue=queue, skills=skills, priority=priority,
         enqueued_at_ms=call.enqueued_ms, caller=call.caller_number, chain=chain,
         preferred_agent=preferred_agent,
     )
@@ -106,7 +107,7 @@ def call_row(call: Call) -> CallRow:
         agent_id=leg.agent_id if leg else None, outcome=call.outcome or "failed",
         hangup_cause=call.caller_cause,
         wait_ms=_wait_ms(call, leg.answered_ms if leg else None), talk_ms=talk,
-        variables=variables or None,
+        variables=variables or None, callback_of=call.routing_id,
     )
 
 
@@ -126,6 +127,7 @@ async def remember_call(deps: CallDeps, call: Call) -> None:
                 "call_id": call.call_id, "phase": call.phase.value, "queue": call.queue or "",
                 "enqueued_ms": call.enqueued_ms or 0, "started_ms": call.started_ms,
                 "caller": call.caller_number, "dialled": call.dialled,
+                "routing_id": call.routing_id or "",
             })
             pipe.expire(_key(deps, call.channel_id), 6 * 3600)
             await pipe.execute()
@@ -133,11 +135,33 @@ async def remember_call(deps: CallDeps, call: Call) -> None:
         logger.exception("call %s: could not write its re-adoption record", call.call_id)
 
 
+# Seconds (clock time) between attempts to delete a finished call's record while
+# Redis is away; after the last one the record's own 6-hour expiry is the net.
+FORGET_RETRIES = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+_forgetting: set[asyncio.Task[None]] = set()
+
+
 async def forget_call(deps: CallDeps, call: Call) -> None:
+    key = _key(deps, call.channel_id)
     try:
-        await deps.redis.delete(_key(deps, call.channel_id))
+        await deps.redis.delete(key)
     except Exception:
-        logger.exception("call %s: could not delete its re-adoption record", call.call_id)
+        logger.warning("call %s: could not delete its re-adoption record; retrying",
+                       call.call_id)
+        task = asyncio.get_running_loop().create_task(_forget_later(deps, key))
+        _forgetting.add(task)
+        task.add_done_callback(_forgetting.discard)
+
+
+async def _forget_later(deps: CallDeps, key: str) -> None:
+    for delay in FORGET_RETRIES:
+        await deps.clock.sleep(delay)
+        try:
+            await deps.redis.delete(key)
+            return
+        except Exception:
+            continue
+    logger.error("re-adoption record %s not deleted; it expires on its own", key)
 
 
 async def readopt(deps: CallDeps, svc: CallService, flow: CallFlow,
@@ -170,8 +194,11 @@ async def readopt(deps: CallDeps, svc: CallService, flow: CallFlow,
             started_ms=int(record.get("started_ms") or deps.clock.ms()),
             language=channel.language or "en",
         )
+        call.routing_id = record.get("routing_id") or None
         svc.calls[call.call_id] = call
         svc.bind_channel(channel_id, call)
+        if call.routing_id is not None:
+            svc.bind_routing(call)
         logger.info("re-adopted call %s on channel %s (was %s)", call.call_id, channel_id,
                     record.get("phase", "unknown"))
         if record.get("phase") in (Phase.QUEUED.value, Phase.OFFERING.value) and record.get(
@@ -185,3 +212,50 @@ async def readopt(deps: CallDeps, svc: CallService, flow: CallFlow,
             # Mid-IVR (or unknown): the caller hears the flow from its start.
             svc.post(call, Start())
 
+
+
+# -------------------------------------------------------------------- callbacks
+
+
+def _cb_key(deps: CallDeps, routing_id: str) -> str:
+    return f"{deps.redis_prefix}:callback:{routing_id}"
+
+
+CALLBACK_TTL_S = 7 * 24 * 3600
+
+
+async def remember_callback(deps: CallDeps, call: Call, number: str) -> None:
+    """The callback task's details next to routing's record: who asked, when, how
+    many times acd has tried. Failing to write it only loses the attempt count."""
+    key = _cb_key(deps, call.rid)
+    try:
+        async with deps.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, mapping={
+                "origin": call.call_id, "number": number, "queue": call.queue or "",
+                "caller_name": call.caller_name, "requested_ms": deps.clock.ms(), "tries": 0,
+            })
+            pipe.expire(key, CALLBACK_TTL_S)
+            await pipe.execute()
+    except Exception:
+        logger.exception("call %s: could not write its callback record", call.call_id)
+
+
+async def callback_attempt(deps: CallDeps, routing_id: str) -> int:
+    """Count one more attempt to call back; returns the attempt number (1 = first)."""
+    key = _cb_key(deps, routing_id)
+    try:
+        async with deps.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, "tries", 1)
+            pipe.expire(key, CALLBACK_TTL_S)
+            tries, _ = await pipe.execute()
+        return int(tries)
+    except Exception:
+        logger.exception("callback %s: could not count the attempt", routing_id)
+        return 1
+
+
+async def forget_callback(deps: CallDeps, routing_id: str) -> None:
+    try:
+        await deps.redis.delete(_cb_key(deps, routing_id))
+    except Exception:
+        logger.exception("callback %s: could not delete its record", routing_id)

@@ -18,12 +18,17 @@ from acd.ari.errors import AriError
 from acd.calls.call import Call, Phase
 from acd.calls.flow import CallDeps, CallFlow
 from acd.calls.lane import Lane
-from acd.calls.messages import OfferMsg, Reap, Start
+from acd.calls.messages import OfferMsg, Reap, Start, StartCallback
 from acd.routing.model import Offer
 
 logger = logging.getLogger(__name__)
 
 AGENT_ARG = "agent"
+CALLBACK_ARG = "callback"
+# A callback task offered while the caller who asked for it is still on the line
+# (hearing "we will call you back"): the agent is released and the task tried again
+# this many seconds later, still in its place.
+STILL_ON_LINE_RETRY = 10.0
 
 
 class CallService:
@@ -35,6 +40,7 @@ class CallService:
         self.flow = CallFlow(deps, self)
         self.calls: dict[str, Call] = {}  # by call id
         self._by_channel: dict[str, str] = {}  # channel id -> call id
+        self._by_routing: dict[str, str] = {}  # routing id -> call id (callbacks)
         self._lanes: dict[str, Lane] = {}
         self.accepting = True
         self.calls_started = 0
@@ -56,6 +62,15 @@ class CallService:
     def unbind_channel(self, channel_id: str) -> None:
         self._by_channel.pop(channel_id, None)
 
+    def bind_routing(self, call: Call) -> None:
+        """A callback call serves another call's routing task: find it by that id."""
+        if call.routing_id is not None:
+            self._by_routing[call.routing_id] = call.call_id
+
+    def _routed(self, routing_id: str) -> Call | None:
+        call_id = self._by_routing.get(routing_id)
+        return self.calls.get(call_id) if call_id is not None else None
+
     def post(self, call: Call, item: object) -> None:
         if call.call_id not in self.calls:
             return  # finished and forgotten: late timers and events have nothing to do
@@ -75,6 +90,10 @@ class CallService:
         self.calls.pop(call.call_id, None)
         self._lanes.pop(call.call_id, None)
         self.unbind_channel(call.channel_id)
+        if call.routing_id is not None and self._by_routing.get(call.routing_id) == call.call_id:
+            del self._by_routing[call.routing_id]
+        if call.announce_timer is not None:
+            call.announce_timer.cancel()
         for leg in call.legs.values():
             self.unbind_channel(leg.channel_id)
         self.calls_ended += 1
@@ -102,9 +121,10 @@ class CallService:
 
     async def _stasis_start(self, event: ev.StasisStart) -> None:
         channel = event.channel
-        if event.args and event.args[0] == AGENT_ARG:
-            # Our own agent leg entering Stasis: only now may it be dialled (a real
-            # Asterisk answers 409 "Channel not in Stasis application" before this).
+        if event.args and event.args[0] in (AGENT_ARG, CALLBACK_ARG):
+            # Our own agent leg (or callback) entering Stasis: only now may it be
+            # dialled (a real Asterisk answers 409 "Channel not in Stasis
+            # application" before this).
             call_id = self._by_channel.get(channel.id)
             call = self.calls.get(call_id) if call_id is not None else None
             if call is None:
@@ -134,14 +154,38 @@ class CallService:
         self.post(call, Start())
 
     async def on_offer(self, offer: Offer) -> None:
-        """The router reserved an agent for one of our calls."""
-        call = self.calls.get(offer.call_id)
+        """The router reserved an agent for one of our calls (or callback tasks)."""
+        call = self._routed(offer.call_id) or self.calls.get(offer.call_id)
+        if offer.callback is not None and (call is None or call.routing_id is None):
+            if call is not None and call.phase not in (Phase.ENDING, Phase.ENDED):
+                # The caller who asked is still on the line: try a little later.
+                await self._safe(self.deps.router.callback_failed(offer, STILL_ON_LINE_RETRY),
+                                 "postpone callback")
+                return
+            self._start_callback(offer)
+            return
         if call is None or call.phase in (Phase.ENDING, Phase.ENDED):
             logger.info("offer for unknown or finished call %s: released", offer.call_id)
             # Dequeue (not offer_failed): the call has nobody to connect any more.
             await self._safe(self.deps.router.dequeue(offer.call_id), "release offer")
             return
         self.post(call, OfferMsg(offer))
+
+    def _start_callback(self, offer: Offer) -> None:
+        """An agent is reserved for a callback task: a new call, to the caller."""
+        assert offer.callback is not None
+        call_id = uuid.uuid4().hex
+        call = Call(
+            call_id=call_id, channel_id=f"acd-cb-{call_id[:16]}",
+            caller_number=offer.callback, caller_name="", dialled="callback",
+            started_ms=self.deps.clock.ms(), phase=Phase.DIALLING, queue=offer.queue,
+            enqueued_ms=offer.enqueued_at_ms, routing_id=offer.call_id,
+        )
+        self.calls[call.call_id] = call
+        self.bind_channel(call.channel_id, call)
+        self.bind_routing(call)
+        self.calls_started += 1
+        self.post(call, StartCallback(offer))
 
     async def on_connect(self, channel_ids: list[str]) -> None:
         """After every (re)connect: re-adopt the channels still in our app."""

@@ -65,6 +65,10 @@ class Enqueue:
     chain: str | None = None
     preferred_agent: str | None = None
     announce: Mapping[str, object] = field(default_factory=dict)
+    # "Press <key> to be called back on <number>" while waiting; None: not offered.
+    callback_key: str | None = None
+    callback_number: str | None = None
+    callback_offer: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

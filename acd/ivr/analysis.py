@@ -162,14 +162,17 @@ def _sound_warnings(flow: Flow, sounds: set[str]) -> list[FlowWarning]:
         data = node.model_dump(by_alias=True)
         if isinstance(data.get("announce"), dict):
             data["announce_prompt"] = data["announce"].get("prompt", [])
-        for fname in (*PROMPT_FIELDS, "announce_prompt"):
+        if isinstance(data.get("callback"), dict):
+            data["callback_offer"] = data["callback"].get("offer", [])
+        for fname in (*PROMPT_FIELDS, "announce_prompt", "callback_offer"):
             items = data.get(fname)
             if not isinstance(items, list):
                 continue
             for i, prompt in enumerate(items):
                 if not prompt.startswith("sound:") or "${" in prompt or prompt in sounds:
                     continue
-                path = ("announce", "prompt") if fname == "announce_prompt" else (fname,)
+                path = {"announce_prompt": ("announce", "prompt"),
+                        "callback_offer": ("callback", "offer")}.get(fname, (fname,))
                 m = flow.mark("nodes", nid, *path, str(i))
                 out.append(FlowWarning(flow.source, m.line, m.column, nid,
                                        f"prompt '{prompt}' is not in the sounds list",

@@ -125,13 +125,40 @@ class MenuNode(NodeBase):
 
 
 class QueueAnnounce(BaseModel):
+    """What a waiting caller hears every `every` seconds, the first time after
+    `first` seconds (default: `every`): the `prompt` (a periodic message), then the
+    caller's position and the expected wait when asked for."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     position: bool = True
     wait_time: bool = False
     every: float = Field(default=30.0, gt=0)
+    first: float | None = Field(default=None, ge=0)
     prompt: Prompts = Field(default_factory=list)
     moh_class: str | None = None
+
+
+class QueueCallback(BaseModel):
+    """"Press 1 to be called back": the caller leaves the queue but keeps their place.
+
+    The `offer` prompt is played with every announcement; pressing `key` turns the
+    waiting call into a callback task (same place, same enqueue time) and the flow
+    goes on at `on_exit: callback` (say "we will call you back", hang up). When an
+    agent is reserved for the task, acd calls `number` back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = "1"
+    number: str = "${caller}"
+    offer: Prompts = Field(default_factory=lambda: ["sound:acd-callback-offer"])
+
+    @field_validator("key")
+    @classmethod
+    def _one_key(cls, v: str) -> str:
+        if len(v) != 1 or v not in DIGITS:
+            raise ValueError(f"key {v!r} is not a single key of 0-9, * or #")
+        return v
 
 
 class QueueNode(NodeBase):
@@ -143,6 +170,7 @@ class QueueNode(NodeBase):
     chain: str | None = None
     preferred_agent: str | None = None
     announce: QueueAnnounce = Field(default_factory=QueueAnnounce)
+    callback: QueueCallback | None = None
     on_exit: str | dict[str, str] | None = None
 
     @field_validator("on_exit")

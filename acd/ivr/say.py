@@ -85,3 +85,32 @@ def say_prompts(value: str, kind: str, now: datetime) -> list[str]:
     if abs(n) > _MAX:
         return digits(str(n))
     return duration(n) if kind == "duration" else number(n)
+
+
+def queue_position(position: int) -> list[str]:
+    """app_queue's words: first in line, or "you are currently caller number N"."""
+    if position <= 1:
+        return ["sound:queue-youarenext"]
+    return ["sound:queue-thereare", *number(position), "sound:queue-callswaiting"]
+
+
+def queue_wait(seconds: float) -> list[str]:
+    """"The estimated hold time is currently N minutes", rounded up to the minute;
+    under a minute: "less than 1 minute"."""
+    if seconds < 60:
+        return ["sound:queue-holdtime", "sound:queue-less-than", *number(1), "sound:queue-minute"]
+    minutes = -(-int(seconds) // 60)
+    return ["sound:queue-holdtime", *number(minutes), "sound:queue-minutes"]
+
+
+def queue_announcement(*, message: list[str], position: int | None, wait_s: float | None,
+                       say_position: bool, say_wait: bool, callback_offer: list[str]
+                       ) -> list[str]:
+    """What a waiting caller hears now: the periodic message, their position, the
+    expected wait (not when it is unknown or nil), then the callback offer."""
+    out = list(message)
+    if say_position and position is not None:
+        out += queue_position(position)
+    if say_wait and wait_s is not None and wait_s > 0:
+        out += queue_wait(wait_s)
+    return out + list(callback_offer)

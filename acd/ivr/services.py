@@ -71,6 +71,9 @@ def enter_queue(run: Run, node: QueueNode) -> None:
             chain=node.chain,
             preferred_agent=agent or None,
             announce=node.announce.model_dump(),
+            callback_key=node.callback.key if node.callback else None,
+            callback_number=run.text(node.callback.number) if node.callback else None,
+            callback_offer=run.texts(node.callback.offer) if node.callback else (),
         )
     )
     run.st.in_queue = True

@@ -8,12 +8,16 @@ them through KEYS, in the order `Layout.keys` gives (see lua/_lib.lua).
     {P}:calls             hash   call id -> JSON record (requirement steps, state, offers)
     {P}:idle              zset   available agents, score = available since (ms)
     {P}:idle:<skill>      zset   available agents holding <skill> (lazily cleaned index)
-    {P}:t:agents          zset   agent id -> deadline (ms) of its reserved/ringing/wrap_up
-    {P}:t:calls           zset   call id -> next wake-up (ms): chain step, retry delay end
+    {P}:t:agents          zset   agent id -> deadline (ms) of its reserved/ringing/on_call/
+                                 wrap_up (on_call: renewed by the owner node every tick)
+    {P}:t:calls           zset   call id -> next wake-up (ms): chain step, retry delay end,
+                                 callback retry
     {P}:stats             hash   "<queue>:aht" -> average handle time (ms), "<queue>:n"
     {P}:q:<queue>         zset   waiting calls of <queue>, score = rank (lower first)
     {P}:inbox:<node>      list   offers for calls owned by <node> (JSON), consumed by it
     {P}:kick              pubsub channel: "match" asks every node to sweep now
+
+The tag also makes routing run on a Redis Cluster (acd.routing.client).
 """
 
 from __future__ import annotations

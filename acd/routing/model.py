@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Strategy = Literal[
     "longest_idle", "fewest_calls", "least_talk_time", "round_robin", "best_skill",
@@ -72,7 +72,19 @@ class RoutingSettings(_Frozen):
     tick: float = Field(default=1.0, gt=0)  # seconds of clock time between reaper passes
     scan_limit: int = Field(default=100, ge=1)  # waiting calls examined per queue per match
     ring_all_max: int = Field(default=10, ge=1)
+    # Seconds an answered agent stays on_call without its owner node renewing it
+    # (every tick); past it the reaper frees the agent (the owner died).
+    on_call_ttl: float = Field(default=120.0, gt=0)
     chains: list[ChainDef] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> RoutingSettings:
+        # The owner renews on_call deadlines once a tick: a shorter TTL would free
+        # agents in the middle of live calls.
+        if self.on_call_ttl <= 2 * self.tick:
+            raise ValueError(f"on_call_ttl ({self.on_call_ttl} s) must be more than twice "
+                             f"the tick ({self.tick} s): agents would be freed mid-call")
+        return self
 
 
 class QueueRequest(_Frozen):
@@ -93,7 +105,11 @@ class EnqueueResult(_Frozen):
 
 
 class Offer(_Frozen):
-    """A reserved agent for a waiting call: ring `endpoint`, then report back."""
+    """A reserved agent for a waiting call: ring `endpoint`, then report back.
+
+    For a callback task (`callback` set) there is no caller on the line: call the
+    customer at `callback`, then report through offer_answered / call_ended, or
+    Router.callback_failed when the customer cannot be reached."""
 
     call_id: str
     agent_id: str
@@ -104,6 +120,7 @@ class Offer(_Frozen):
     ring_timeout: float
     attempt: int
     owner: str = ""
+    callback: str | None = None  # a callback task: the number to call back
 
 
 class DequeueResult(_Frozen):

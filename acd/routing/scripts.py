@@ -13,19 +13,21 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Literal
 
-import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
+from acd.routing.client import RedisClient
 from acd.routing.keys import Layout
 from acd.routing.model import RoutingSettings
 
 ScriptName = Literal[
     "agent_event", "sync_agents", "enqueue", "offer_ringing", "offer_answered",
-    "offer_failed", "call_ended", "dequeue", "reap", "sweep", "match_agent",
+    "offer_failed", "call_ended", "dequeue", "reap", "sweep", "match_agent", "renew",
+    "to_callback", "callback_failed",
 ]
 SCRIPT_NAMES: tuple[ScriptName, ...] = (
     "agent_event", "sync_agents", "enqueue", "offer_ringing", "offer_answered",
-    "offer_failed", "call_ended", "dequeue", "reap", "sweep", "match_agent",
+    "offer_failed", "call_ended", "dequeue", "reap", "sweep", "match_agent", "renew",
+    "to_callback", "callback_failed",
 )
 
 
@@ -46,6 +48,7 @@ def settings_json(settings: RoutingSettings) -> str:
         "retry": int(settings.missed_retry_delay * 1000),
         "scan": settings.scan_limit,
         "ringmax": settings.ring_all_max,
+        "oncall": int(settings.on_call_ttl * 1000),
     }, separators=(",", ":"))
 
 
@@ -57,7 +60,7 @@ def as_list(value: object) -> list[Any]:
 class Scripts:
     """The registered scripts of one Redis client, called with one layout."""
 
-    def __init__(self, redis: aioredis.Redis, layout: Layout, settings: RoutingSettings) -> None:
+    def __init__(self, redis: RedisClient, layout: Layout, settings: RoutingSettings) -> None:
         self.layout = layout
         self._settings = settings_json(settings)
         self._scripts: dict[str, AsyncScript] = {

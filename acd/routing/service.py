@@ -6,6 +6,14 @@ the script that changes things (a call arrives, an agent frees up, an offer
 fails); a tick runs the reaper (expired reservations and wrap-ups, chain steps,
 retry delays) and a sweep as a safety net. An offer goes to the node owning the
 call: straight to `on_offer` when that is us, else through the owner's inbox list.
+
+An answered agent is on_call until a deadline (settings.on_call_ttl) that the
+owner node pushes on every tick for all the connected calls it holds, in one
+script (renew.lua); if the owner dies, the reaper (any node) frees the agent.
+
+A waiting caller may become a callback task (`to_callback`): it keeps its place,
+and its offer carries the number to call; `callback_failed` puts it back after a
+delay, or drops it.
 """
 
 from __future__ import annotations
@@ -17,13 +25,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from acd.agents.model import AgentView
 from acd.agents.service import AgentService, view_of
 from acd.clock import Clock
 from acd.errors import InvalidRequest, NotFound
 from acd.routing import policy
+from acd.routing.client import RedisClient
 from acd.routing.keys import Keys, Layout
 from acd.routing.model import (
     COUNTED_FAILURES,
@@ -48,13 +55,14 @@ INBOX_TTL_MS = 120_000
 def offer_of(d: dict[str, Any]) -> Offer:
     return Offer(call_id=d["call"], agent_id=d["agent"], endpoint=d["endpoint"],
                  queue=d["queue"], reservation_id=d["res"], enqueued_at_ms=int(d["enq"]),
-                 ring_timeout=float(d["ring"]), attempt=int(d["att"]), owner=d["owner"])
+                 ring_timeout=float(d["ring"]), attempt=int(d["att"]), owner=d["owner"],
+                 callback=d.get("cb"))
 
 
 class Router:
     """Skill-based queues on Redis for one acd node (`node_id`)."""
 
-    def __init__(self, redis: aioredis.Redis, *, prefix: str, node_id: str, clock: Clock,
+    def __init__(self, redis: RedisClient, *, prefix: str, node_id: str, clock: Clock,
                  queues: list[QueueDef], agents: AgentService, settings: RoutingSettings,
                  on_offer: OnOffer, on_exit: OnExit | None = None) -> None:
         self.redis = redis
@@ -80,6 +88,9 @@ class Router:
         self._exit_timers: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # Connected calls this node owns: call id -> (agent id, reservation id),
+        # whose agents' on_call deadline every tick renews.
+        self._connected: dict[str, tuple[str, str]] = {}
         # Loops also check this: a cancel swallowed inside a Redis call must not
         # keep a loop alive after stop().
         self._stopping = False
@@ -156,7 +167,36 @@ class Router:
         agents. Says what the call was doing."""
         self._cancel_exit(call_id)
         res = await self._run("dequeue", call_id, "0")
+        if res["was"] != "connected":  # a connected call is still renewed until call_ended
+            self._connected.pop(call_id, None)
         return DequeueResult(was=res["was"], agents_released=res.get("released") or [])
+
+    async def to_callback(self, call_id: str, number: str) -> bool:
+        """The waiting caller asked to be called back at `number`: the call becomes a
+        callback task, keeping its place, enqueue time, priority and owner; its
+        offer will carry `number` (Offer.callback). False when the call is not
+        waiting (offered, connected or unknown). The queue's max wait no longer
+        applies. Idempotent."""
+        if not number:
+            raise InvalidRequest("a callback needs a number to call", call_id=call_id)
+        res = await self._run("to_callback", call_id, number)
+        if res["callback"]:
+            self._cancel_exit(call_id)
+        return bool(res["callback"])
+
+    async def callback_failed(self, offer: Offer, retry_in: float | None) -> bool:
+        """The customer did not answer the callback `offer` (or it could not be
+        placed). Its agents are freed without counting it against them. With
+        `retry_in` seconds the task goes back to its place, offered to nobody
+        before then; with None it leaves routing for good. True while the task is
+        still in routing."""
+        if retry_in is not None and retry_in < 0:
+            raise InvalidRequest("retry_in must be None or >= 0 seconds", retry_in=retry_in)
+        self._forget_connected(offer)
+        retry = "" if retry_in is None else str(int(retry_in * 1000))
+        res = await self._run("callback_failed", offer.call_id, offer.reservation_id,
+                              offer.agent_id, retry)
+        return bool(res["queued"])
 
     async def position(self, call_id: str) -> int | None:
         """1-based place of a waiting call in its queue; None when it is not waiting."""
@@ -207,7 +247,9 @@ class Router:
         False when the offer was no longer current (then do not bridge)."""
         res = await self._run("offer_answered", offer.call_id, offer.reservation_id,
                               offer.agent_id)
-        if not res["connected"]:
+        if res["connected"]:
+            self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
+        else:
             logger.warning("call %s: answer by agent %s came for a stale offer %s",
                            offer.call_id, offer.agent_id, offer.reservation_id)
         return bool(res["connected"])
@@ -215,6 +257,7 @@ class Router:
     async def offer_failed(self, offer: Offer, reason: FailReason) -> AgentView:
         """The agent did not take the call: it goes back to the head of its queue
         (original enqueue time), not to this agent before the retry delay."""
+        self._forget_connected(offer)
         res = await self._run("offer_failed", offer.call_id, offer.reservation_id,
                               offer.agent_id, "1" if reason in COUNTED_FAILURES else "0")
         if res.get("agent") is None:
@@ -225,6 +268,7 @@ class Router:
         """The connected call is over: the agent wraps up, then is available."""
         q = self.queues.get(offer.queue)
         wrap = int((q.wrapup if q else 0.0) * 1000)
+        self._forget_connected(offer)
         await self._run("call_ended", offer.call_id, offer.reservation_id, offer.agent_id, wrap)
 
     async def agent_available(self, agent_id: str) -> None:
@@ -239,9 +283,24 @@ class Router:
         for _ in range(100):
             res = await self._run("reap", 200)
             seen += int(res["agents"]) + int(res["calls"])
+            for call_id in res.get("orphaned") or []:
+                logger.warning("call %s: its owner stopped renewing it; agent freed",
+                               call_id)
+                self._connected.pop(call_id, None)
             if not res["more"]:
                 break
         return seen
+
+    async def renew(self) -> int:
+        """Push the on_call deadline of the agents on this node's connected calls
+        (one script call); returns how many are still on their call."""
+        if not self._connected:
+            return 0
+        held = [[c, a, r] for c, (a, r) in self._connected.items()]
+        res = await self._run("renew", json.dumps(held, separators=(",", ":")))
+        for call_id in res.get("gone") or []:
+            self._connected.pop(call_id, None)
+        return int(res["renewed"])
 
     async def sweep(self) -> int:
         res = await self._run("sweep")
@@ -260,6 +319,7 @@ class Router:
                         break
                     await asyncio.sleep(min(0.02, left))
                 self._wake.clear()
+                await self.renew()  # first: our own agents must not look orphaned
                 await self.reap()
                 await self.sweep()
             except asyncio.CancelledError:
@@ -291,20 +351,26 @@ class Router:
         return n
 
     async def _kick_loop(self) -> None:
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        try:
-            await pubsub.subscribe(self.keys.kick)
-            while not self._stopping:
-                msg = await pubsub.get_message(timeout=1.0)
-                if msg is not None:
-                    self._wake.set()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("router %s: kick listener failed", self.node_id)
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+        """Listen for kicks; after a Redis outage, subscribe again (the tick sweeps
+        meanwhile, so a missed kick only delays a match by one tick)."""
+        while not self._stopping:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.keys.kick)
+                self._wake.set()  # kicks may have been missed while away
+                while not self._stopping:
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is not None:
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("router %s: kick listener lost Redis (%s); resubscribing",
+                               self.node_id, exc)
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     # ------------------------------------------------------------- plumbing
 
@@ -335,6 +401,10 @@ class Router:
                              offer.agent_id)
             await self.offer_failed(offer, "error")
 
+    def _forget_connected(self, offer: Offer) -> None:
+        if self._connected.get(offer.call_id, ("", ""))[1] == offer.reservation_id:
+            del self._connected[offer.call_id]
+
     def _exit_timer(self, call_id: str, enqueued_ms: int, max_wait: float) -> None:
         self._cancel_exit(call_id)
         left = max_wait - (self.clock.ms() - enqueued_ms) / 1000
@@ -359,7 +429,7 @@ class Router:
             if res["was"] == "offered":  # ringing an agent now: look again shortly
                 self._exit_timers[call_id] = self.clock.call_later(
                     1.0, lambda: self._spawn_max_wait(call_id))
-            elif res["was"] == "waiting" and self.on_exit is not None:
+            elif res["was"] == "waiting" and self.on_exit is not None:  # not "callback"
                 await self.on_exit(call_id, "max_wait")
         except Exception:
             logger.exception("call %s: max-wait exit failed", call_id)

@@ -1,4 +1,9 @@
-"""The routing picture for the API: queues, their calls, agents (pure)."""
+"""The routing picture for the API: queues, their calls, agents (pure).
+
+Each waiting call says whether it is a callback task (`callback`, with its failed
+attempts and, while a retry delay runs, `not_before_ms`), so a wallboard can tell
+callers on the line from customers to call back.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ def build_snapshot(queues: Mapping[str, QueueDef], calls: Mapping[str, str],
             "name": name,
             "strategy": q.strategy if q else None,
             "waiting": len(waiting),
+            # Callback tasks are among the waiting: they keep a caller's place.
+            "callbacks": sum(1 for r in waiting if r.get("cb")),
             "offered": sum(1 for r in recs if r.get("st") == "offered"),
             "connected": sum(1 for r in recs if r.get("st") == "connected"),
             "agents_staffed": len(staffed),
@@ -40,6 +47,8 @@ def build_snapshot(queues: Mapping[str, QueueDef], calls: Mapping[str, str],
                 "call_id": r["id"], "position": i + 1, "priority": r.get("prio", 0),
                 "caller": r.get("caller", ""), "waited_s": round((now_ms - r["enq"]) / 1000, 1),
                 "owner": r.get("owner"),
+                "callback": bool(r.get("cb")), "callback_attempts": int(r.get("cba") or 0),
+                "not_before_ms": int(r["nb"]) if int(r.get("nb") or 0) > now_ms else None,
                 "expected_wait_s": policy.expected_wait(i + 1, float(aht) if aht else None,
                                                         len(staffed)),
             } for i, r in enumerate(waiting)],

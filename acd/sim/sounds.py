@@ -32,6 +32,7 @@ SOUNDS: dict[str, float] = {
     "queue-callswaiting": 1.3,
     "queue-holdtime": 1.9,
     "queue-minutes": 0.8,
+    "queue-minute": 0.7,
     "queue-seconds": 0.8,
     "queue-periodic-announce": 3.2,
     "queue-less-than": 0.8,

@@ -56,7 +56,8 @@ class Row:
 @dataclass(frozen=True, slots=True)
 class CallRow(Row):
     """One call, written once when it ends. `outcome`: answered, abandoned, ivr_hangup,
-    transferred, failed, callback or voicemail."""
+    transferred, failed, callback (the caller asked to be called back), voicemail,
+    or no_answer (a callback the caller did not pick up)."""
 
     TABLE: ClassVar[str] = "calls"
     PRIMARY_KEY: ClassVar[str] = "call_id"
@@ -78,6 +79,7 @@ class CallRow(Row):
     wait_ms: int | None
     talk_ms: int | None
     variables: Mapping[str, object] | None
+    callback_of: str | None = None  # the call whose caller asked to be called back
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from acd.ivr.actions import Enqueue, HttpRequest, Transfer
+from acd.ivr.actions import Enqueue, HttpRequest, QueueExit, Transfer
 from tests.ivr.driver import Call, flow_of, trace
 
 COLLECT = """
@@ -383,6 +383,40 @@ def test_queue_fields() -> None:
     assert action == Enqueue(
         queue="sales", skills={"french": 3}, priority=100, max_wait=300.0, chain="key_client",
         preferred_agent="alice",
-        announce={"position": False, "wait_time": False, "every": 20.0,
+        announce={"position": False, "wait_time": False, "every": 20.0, "first": None,
                   "prompt": ["sound:acd-wait"], "moh_class": None},
     )
+
+
+def test_queue_callback_offer() -> None:
+    flow = flow_of("""
+        name: q
+        start: q
+        nodes:
+          q:
+            type: queue
+            queue: sales
+            callback: {key: "#", number: "0${caller}", offer: [acd-press-hash]}
+            on_exit: {callback: bye}
+          bye: {type: hangup}
+    """)
+    call = Call(flow, caller="15551234")
+    (action,) = call.history
+    assert isinstance(action, Enqueue)
+    assert (action.callback_key, action.callback_number, action.callback_offer) == (
+        "#", "015551234", ("sound:acd-press-hash",))
+    call.send(QueueExit("callback"))
+    assert call.state.path[-1] == "bye"
+
+
+def test_queue_without_callback_offers_none() -> None:
+    flow = flow_of("""
+        name: q
+        start: q
+        nodes:
+          q: {type: queue, queue: sales}
+    """)
+    (action,) = Call(flow).history
+    assert isinstance(action, Enqueue)
+    assert (action.callback_key, action.callback_number, action.callback_offer) == (
+        None, None, ())

@@ -1,18 +1,86 @@
-"""Routing test helpers: nodes (AgentService + Router) on one real Redis."""
+"""Routing test helpers: nodes (AgentService + Router) on one real Redis.
+
+Every routing test runs twice: on the plain Redis of the other tiers
+("single") and on a local three-master Redis Cluster ("cluster", started once per
+session by tests/routing/cluster.py), through the `redis_client` fixture below.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from acd.agents.model import AgentDef, AgentStateChange
 from acd.agents.service import AgentService
 from acd.clock import Clock
+from acd.routing.client import RedisClient
 from acd.routing.model import Offer, QueueDef, RoutingSettings
 from acd.routing.service import Router
+from tests.conftest import REDIS_URL
+from tests.routing.cluster import LocalCluster, local_cluster
+
+KINDS = ["single", "cluster"]
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    with local_cluster() as cluster:
+        yield cluster
+
+
+def client_for(kind: str, cluster: LocalCluster | None) -> RedisClient:
+    if kind == "cluster":
+        assert cluster is not None
+        return RedisCluster(host=cluster.host, port=cluster.ports[0], decode_responses=True)
+    return aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+
+
+@pytest.fixture(params=KINDS)
+def redis_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def redis_client(request: pytest.FixtureRequest, redis_kind: str,
+                       redis_prefix: str) -> AsyncIterator[RedisClient]:
+    """Overrides tests/conftest.py's: the same client on one Redis or the cluster."""
+    cluster = request.getfixturevalue("redis_cluster") if redis_kind == "cluster" else None
+    client = client_for(redis_kind, cluster)
+    yield client
+    keys = [k async for k in client.scan_iter(match=f"*{redis_prefix}*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+class ManualClock(Clock):
+    """A clock that moves only when a test moves it (`advance`)."""
+
+    def __init__(self, start_ms: int = 1_700_000_000_000) -> None:
+        super().__init__()
+        self.now_ms = start_ms
+
+    def ms(self) -> int:
+        return self.now_ms
+
+    def advance(self, seconds: float) -> None:
+        self.now_ms += int(seconds * 1000)
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], what: str,
+                     timeout: float = 10.0) -> None:
+    """Poll `predicate` until it holds (a wait for a condition, not a timing)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not await predicate():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -29,7 +97,7 @@ NodeFactory = Callable[..., Awaitable[Node]]
 
 
 @pytest.fixture
-async def make_node(redis_client: aioredis.Redis, redis_prefix: str) -> AsyncIterator[NodeFactory]:
+async def make_node(redis_client: RedisClient, redis_prefix: str) -> AsyncIterator[NodeFactory]:
     nodes: list[Node] = []
 
     async def make(node_id: str = "n1", *, agents: list[AgentDef], queues: list[QueueDef],

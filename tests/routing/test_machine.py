@@ -26,8 +26,8 @@ def status(state: AgentState, *, missed: int = 0, expired: bool = False) -> m.St
     return m.Status(
         state=state, reason="lunch" if state == "break" else "", since_ms=NOW - 5000,
         missed=missed, call="c1" if on_call else "", reservation="r1" if on_call else "",
-        deadline_ms=(EARLIER if expired else LATER) if state in ("reserved", "ringing", "wrap_up")
-        else 0,
+        deadline_ms=(EARLIER if expired else LATER)
+        if state in ("reserved", "ringing", "on_call", "wrap_up") else 0,
     )
 
 
@@ -60,10 +60,10 @@ TABLE: list[tuple[AgentState, m.Event, AgentState | None, str]] = [
     ("break", m.Reserve("c2", "r2", LATER), None, ""),
     ("reserved", m.Ringing("r1", LATER), "ringing", ""),
     ("reserved", m.Ringing("r9", LATER), "reserved", ""),
-    ("ringing", m.Answered("r1"), "on_call", ""),
-    ("reserved", m.Answered("r1"), "on_call", ""),
-    ("ringing", m.Answered("r9"), "ringing", ""),
-    ("on_call", m.Answered("r1"), "on_call", ""),
+    ("ringing", m.Answered("r1", LATER), "on_call", ""),
+    ("reserved", m.Answered("r1", LATER), "on_call", ""),
+    ("ringing", m.Answered("r9", LATER), "ringing", ""),
+    ("on_call", m.Answered("r1", LATER), "on_call", ""),
     ("ringing", m.Failed("r1"), "available", ""),
     ("ringing", m.Failed("r9"), "ringing", ""),
     ("reserved", m.Released("r1"), "available", ""),
@@ -74,6 +74,11 @@ TABLE: list[tuple[AgentState, m.Event, AgentState | None, str]] = [
     ("wrap_up", m.Ended("r1", LATER), "wrap_up", ""),
     ("wrap_up", m.Expire(), "wrap_up", ""),  # deadline not reached
     ("available", m.Expire(), "available", ""),
+    ("on_call", m.Expire(LATER), "on_call", ""),  # the owner renews it: deadline not reached
+    ("on_call", m.Renew("r1", LATER + 5000), "on_call", ""),
+    ("on_call", m.Renew("r9", LATER + 5000), "on_call", ""),
+    ("ringing", m.Renew("r1", LATER + 5000), "ringing", ""),
+    ("wrap_up", m.Renew("r1", LATER + 5000), "wrap_up", ""),
 ]
 
 
@@ -99,6 +104,36 @@ def test_every_transient_state_expires(state: AgentState) -> None:
     assert t.status.call == "" and t.status.deadline_ms == 0
 
 
+@pytest.mark.parametrize(("expire", "state", "reason", "deadline"), [
+    (m.Expire(LATER), "wrap_up", "orphaned", LATER),   # the queue's wrap-up, then available
+    (m.Expire(NOW), "available", "orphaned", 0),       # no wrap-up: available at once
+    (m.Expire(), "available", "orphaned", 0),          # call unknown: available at once
+])
+def test_orphaned_on_call_expires(expire: m.Expire, state: str, reason: str,
+                                  deadline: int) -> None:
+    t = m.step(status("on_call", expired=True), expire, NOW, max_missed=3)
+    assert (t.status.state, t.status.reason, t.status.deadline_ms) == (state, reason, deadline)
+    assert t.changed
+    if state == "wrap_up":  # and the wrap-up runs out like any other
+        later = m.step(t.status, m.Expire(), LATER, max_missed=3).status
+        assert (later.state, later.reason, later.call) == ("available", "", "")
+
+
+@pytest.mark.parametrize(("event", "deadline"), [
+    (m.Answered("r1", LATER), LATER),             # an answer sets the on_call deadline
+    (m.Renew("r1", LATER + 5000), LATER + 5000),  # the owner pushes it, no change row
+    (m.Renew("r9", LATER + 5000), LATER),         # about another call: ignored
+    (m.Ended("r1", LATER + 1), LATER + 1),        # wrap-up deadline replaces it
+    (m.Ended("r1", NOW), 0),
+])
+def test_on_call_deadline(event: m.Event, deadline: int) -> None:
+    start = status("ringing") if isinstance(event, m.Answered) else status("on_call")
+    t = m.step(start, event, NOW, max_missed=3)
+    assert t.status.deadline_ms == deadline
+    if isinstance(event, m.Renew):
+        assert not t.changed and t.status.state == "on_call"
+
+
 @pytest.mark.parametrize(("missed", "max_missed", "counted", "state", "after"), [
     (0, 3, True, "available", 1),
     (1, 3, True, "available", 2),
@@ -117,7 +152,7 @@ def test_missed_offers_pause(missed: int, max_missed: int, counted: bool, state:
 
 
 def test_answer_resets_missed_and_available_after_pause_resets_too() -> None:
-    t = m.step(status("ringing", missed=2), m.Answered("r1"), NOW, max_missed=3)
+    t = m.step(status("ringing", missed=2), m.Answered("r1", LATER), NOW, max_missed=3)
     assert t.status.missed == 0
     paused = m.Status(state="break", reason="missed_offers", missed=3)
     assert m.step(paused, m.MakeAvailable(), NOW, max_missed=3).status.missed == 0
@@ -129,14 +164,15 @@ def test_answer_resets_missed_and_available_after_pause_resets_too() -> None:
 EVENTS: list[m.Event] = [
     m.Login(), m.Login("training"), m.Logout(), m.MakeAvailable(), m.Break("lunch"),
     m.Break("coffee"), m.Break(""), m.Reserve("c2", "r2", LATER), m.Ringing("r1", LATER),
-    m.Ringing("r9", LATER), m.Answered("r1"), m.Answered("r9"), m.Failed("r1", True),
+    m.Ringing("r9", LATER), m.Answered("r1", LATER), m.Answered("r9", LATER), m.Failed("r1", True),
     m.Failed("r1", False), m.Failed("r9", True), m.Released("r1"), m.Released("r9"),
     m.Ended("r1", LATER), m.Ended("r1", NOW), m.Ended("r9", LATER), m.Expire(),
+    m.Expire(LATER), m.Renew("r1", LATER + 5000), m.Renew("r9", LATER + 5000),
 ]
 LUA_NAMES = {
     m.Login: "login", m.Logout: "logout", m.MakeAvailable: "available", m.Break: "break",
     m.Reserve: "reserve", m.Ringing: "ringing", m.Answered: "answered", m.Failed: "failed",
-    m.Released: "released", m.Ended: "ended", m.Expire: "expire",
+    m.Released: "released", m.Ended: "ended", m.Expire: "expire", m.Renew: "renew",
 }
 
 
@@ -192,5 +228,7 @@ async def test_lua_agrees_with_machine(redis_client: aioredis.Redis, redis_prefi
     if want.changed:
         assert (idle is not None) == (w.state == "available")
         assert (idle_en is not None) == (w.state == "available")
-        assert (timer is not None) == (w.state in ("reserved", "ringing", "wrap_up"))
+    # The timer set holds exactly the agents with a deadline (on_call too), at it.
+    if want.changed or w.deadline_ms != before.deadline_ms:
+        assert (timer is not None) == (w.state in ("reserved", "ringing", "on_call", "wrap_up"))
         assert timer is None or int(timer) == w.deadline_ms

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 
 from acd.agents.model import AgentDef
 from acd.clock import Clock
+from acd.routing.client import RedisClient
+from acd.routing.keys import Keys, Layout
 from acd.routing.model import QueueDef, QueueRequest, RoutingSettings
-from acd.routing.scripts import SCRIPT_NAMES
+from acd.routing.scripts import SCRIPT_NAMES, script_text
 from tests.routing.conftest import NodeFactory
 
 SALES = QueueDef(name="sales", skills={"en": 3}, wrapup=5.0, ring_timeout=10.0)
@@ -228,14 +233,40 @@ async def test_reservation_expiry_returns_the_call(make_node: NodeFactory) -> No
     assert len(n.offers) == 3
 
 
+def test_every_routing_key_shares_one_cluster_slot() -> None:
+    keys = Keys("acd")
+    layout = Layout.build(keys, ["sales", "support"], ["en", "fr"])
+    names = [*layout.keys, keys.inbox("node-1"), keys.kick]
+    assert len({key_slot(k.encode()) for k in names}) == 1
+    assert key_slot(b"{acd}:x") != key_slot(b"{acd2}:x")  # the tag decides, nothing else
+
+
+async def cached(redis: RedisClient) -> list[list[bool]]:
+    """Per master (every master of a cluster), whether each routing script is cached."""
+    shas = [hashlib.sha1(script_text(name).encode()).hexdigest() for name in SCRIPT_NAMES]
+    if not isinstance(redis, RedisCluster):
+        return [list(await redis.script_exists(*shas))]
+    out = []
+    for node in redis.get_primaries():  # asked of each master on its own
+        direct = aioredis.Redis(host=node.host, port=node.port)
+        try:
+            out.append(list(await direct.script_exists(*shas)))
+        finally:
+            await direct.aclose()
+    assert len(out) == 3
+    return out
+
+
 async def test_script_flush_then_every_script_again(make_node: NodeFactory,
-                                                    redis_client: aioredis.Redis) -> None:
+                                                    redis_client: RedisClient) -> None:
     clock = Clock()
     n = await make_node(agents=[agent("a1")], queues=[SALES], clock=clock,
                         settings=RoutingSettings(missed_retry_delay=0))
-    await redis_client.script_flush()
+    await redis_client.script_flush()  # on a cluster: on every master
+    assert not any(any(node) for node in await cached(redis_client))
     used = await exercise_every_script(n, clock)
     assert used == set(SCRIPT_NAMES)
+    assert all(all(node) for node in await cached(redis_client))  # reloaded everywhere
     await redis_client.script_flush()
     assert await exercise_every_script(n, clock, tag="b") == set(SCRIPT_NAMES)
 
@@ -265,13 +296,19 @@ async def exercise_every_script(n: object, clock: Clock, tag: str = "a") -> set[
         o = n.offers[-1]
         assert o.attempt == 2
         assert await n.router.offer_answered(o)
+        assert await n.router.renew() == 1
         await n.router.call_ended(o)
+        assert (await n.agents.get("a1")).state == "wrap_up"
         await n.router.enqueue(call(f"{tag}2", clock))
-        await n.router.dequeue(f"{tag}2")
+        assert await n.router.to_callback(f"{tag}2", "+15550001")
+        await n.agents.available("a1")
+        o = n.offers[-1]
+        assert (o.call_id, o.callback) == (f"{tag}2", "+15550001")
+        assert not await n.router.callback_failed(o, None)
+        await n.router.enqueue(call(f"{tag}3", clock))
+        await n.router.dequeue(f"{tag}3")
         await n.router.reap()
         await n.router.sweep()
-        assert (await n.agents.get("a1")).state == "wrap_up"
-        await n.agents.available("a1")
         await n.agents.logout("a1")
     finally:
         n.router.scripts.run, n.agents.scripts.run = original  # type: ignore[method-assign]

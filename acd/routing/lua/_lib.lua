@@ -5,22 +5,24 @@
 --   KEYS[1] {P}:agents    hash  agent id -> JSON agent record
 --   KEYS[2] {P}:calls     hash  call id -> JSON call record
 --   KEYS[3] {P}:idle      zset  available agents by available-since ms
---   KEYS[4] {P}:t:agents  zset  agent id -> deadline ms of reserved/ringing/wrap_up
---   KEYS[5] {P}:t:calls   zset  call id -> next wake-up ms (chain step, retry delay)
+--   KEYS[4] {P}:t:agents  zset  agent id -> deadline ms of reserved/ringing/on_call/wrap_up
+--   KEYS[5] {P}:t:calls   zset  call id -> next wake-up ms (chain step, retry delays)
 --   KEYS[6] {P}:stats     hash  "<queue>:aht" -> average handle ms, "<queue>:n"
 --   KEYS[6+i]     {P}:q:<queue i>      zset waiting calls by rank score, i = 1..NQ
 --   KEYS[6+NQ+j]  {P}:idle:<skill j>   zset available agents holding skill j, j = 1..NS
 -- ARGV: ARGV[1] = NQ, ARGV[2] = NS, ARGV[3..2+NQ] queue names,
 --   ARGV[3+NQ..2+NQ+NS] skill names; each operation's own arguments follow and
 --   are read with arg(1), arg(2), ... (arg(1) is always now_ms from the Clock,
---   arg(2) the settings JSON: ttl, mm (max missed), retry, scan, ringmax).
+--   arg(2) the settings JSON: ttl, mm (max missed), retry, scan, ringmax, oncall).
 --
 -- Agent record: id name endpoint order skills{} state reason since missed call
---   res dl calls talk lastoff ans queue.
+--   res dl calls talk lastoff ans queue (dl: deadline of a TIMED state).
 -- Call record: id q owner score enq prio caller strat ring wrap
 --   steps[{u = until ms (0 = for good), alts[{s = {skill = level}, a = [ids]?}]}]
 --   ex{agent = retry-not-before ms} st (waiting|offered|connected)
---   res{reservation = agent} att agent.
+--   res{reservation = agent} att agent; a callback task also has cb (the number
+--   to call back) and cba (failed callback attempts); nb = not offered to anyone
+--   before this ms (a callback retry).
 
 local K_AGENTS, K_CALLS, K_IDLE, K_TA, K_TC, K_STATS =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -34,7 +36,10 @@ local function arg(i) return ARGV[BASE + i] end
 local NOW = tonumber(arg(1))
 local S = cjson.decode(arg(2))
 local CHANGES, OFFERS = {}, {}
-local TRANSIENT = {reserved = true, ringing = true, wrap_up = true}
+-- States with a deadline in t:agents: the transient ones, and on_call, whose
+-- deadline the owner node pushes on every tick (renew.lua) so that a dead
+-- owner cannot leave its agent on a call forever.
+local TIMED = {reserved = true, ringing = true, on_call = true, wrap_up = true}
 local BUSY = {reserved = true, ringing = true, on_call = true}
 
 -- One table per agent and per call within a script run (identity maps): a
@@ -96,7 +101,7 @@ local function move(a, state, fields)
   a.state = state
   a.reason = ''
   a.since = NOW
-  if not TRANSIENT[state] then a.dl = 0 end
+  if not TIMED[state] then a.dl = 0 end
   if state == 'available' or state == 'break' or state == 'logged_out' then
     a.call = ''
     a.res = ''
@@ -104,13 +109,14 @@ local function move(a, state, fields)
   if fields then for k, v in pairs(fields) do a[k] = v end end
   if prev == 'available' then idle_index(a, false) end
   if state == 'available' then idle_index(a, true) end
-  if TRANSIENT[state] then redis.call('ZADD', K_TA, a.dl, a.id) else redis.call('ZREM', K_TA, a.id) end
+  if TIMED[state] then redis.call('ZADD', K_TA, a.dl, a.id) else redis.call('ZREM', K_TA, a.id) end
   save_agent(a)
   CHANGES[#CHANGES + 1] = {a.id, prev, state, a.reason}
 end
 
 -- The agent state machine; the same table as acd/agents/machine.py `step`.
--- e = {ev = name, reason?, call?, res?, dl?, counted?}. Returns nil, or a
+-- e = {ev = name, reason?, call?, res?, dl?, counted?}; dl of `expire` is the
+-- end of the wrap-up an orphaned on_call agent gets. Returns nil, or a
 -- conflict code (busy | logged_out | no_reason | not_available).
 local function agent_step(a, e, max_missed)
   local st, ev = a.state, e.ev
@@ -144,7 +150,14 @@ local function agent_step(a, e, max_missed)
     return nil
   end
   if ev == 'expire' then
-    if TRANSIENT[st] and (a.dl or 0) <= NOW then move(a, 'available', nil) end
+    if not TIMED[st] or (a.dl or 0) > NOW then return nil end
+    if st ~= 'on_call' then
+      move(a, 'available', nil)
+    elseif (e.dl or 0) > NOW then  -- orphaned: nobody renewed the call; wrap up first
+      move(a, 'wrap_up', {reason = 'orphaned', dl = e.dl})
+    else
+      move(a, 'available', {reason = 'orphaned'})
+    end
     return nil
   end
   if (e.res or '') == '' or e.res ~= a.res then return nil end
@@ -153,7 +166,15 @@ local function agent_step(a, e, max_missed)
     return nil
   end
   if ev == 'answered' then
-    if st == 'reserved' or st == 'ringing' then move(a, 'on_call', {missed = 0}) end
+    if st == 'reserved' or st == 'ringing' then move(a, 'on_call', {missed = 0, dl = e.dl}) end
+    return nil
+  end
+  if ev == 'renew' then  -- not a state change: no change row
+    if st == 'on_call' then
+      a.dl = e.dl
+      redis.call('ZADD', K_TA, a.dl, a.id)
+      save_agent(a)
+    end
     return nil
   end
   if ev == 'ended' then
@@ -185,7 +206,7 @@ local function current_step(c)
 end
 
 -- Next time something about a waiting call changes by itself: its step ends,
--- or an agent's retry delay for it runs out.
+-- an agent's retry delay for it runs out, or its callback retry delay ends.
 local function schedule(c)
   local wake = nil
   if c.st == 'waiting' or c.st == 'offered' then
@@ -195,6 +216,8 @@ local function schedule(c)
     for _, t in pairs(c.ex) do
       if t > NOW and (not wake or t < wake) then wake = t end
     end
+    local nb = c.nb or 0
+    if nb > NOW and (not wake or nb < wake) then wake = nb end
   end
   if wake then redis.call('ZADD', K_TC, wake, c.id) else redis.call('ZREM', K_TC, c.id) end
 end
@@ -318,12 +341,17 @@ local function offer(c, a)
   c.res[res] = a.id
   c.st = 'offered'
   OFFERS[#OFFERS + 1] = {call = c.id, agent = a.id, endpoint = a.endpoint, queue = c.q,
-    res = res, enq = c.enq, ring = c.ring, att = c.att, owner = c.owner}
+    res = res, enq = c.enq, ring = c.ring, att = c.att, owner = c.owner, cb = c.cb}
+end
+
+-- A waiting call that may be offered now (a callback retry may hold it back).
+local function ready(c)
+  return c.st == 'waiting' and (c.nb or 0) <= NOW
 end
 
 -- A waiting call looks for free agents now. Returns true when offered.
 local function match_call(c)
-  if c.st ~= 'waiting' then return false end
+  if not ready(c) then return false end
   local picked = pick_agents(c, current_step(c))
   if #picked == 0 then return false end
   redis.call('ZREM', QKEY[c.q], c.id)
@@ -345,7 +373,7 @@ local function match_agent(a)
       local c = load_call(entries[j])
       if not c then
         redis.call('ZREM', key, entries[j])
-      elseif c.st == 'waiting' and eligible(a, c, current_step(c)) then
+      elseif ready(c) and eligible(a, c, current_step(c)) then
         best, best_score = c, score
         break
       end

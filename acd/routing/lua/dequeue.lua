@@ -3,13 +3,18 @@
 -- (call_ended finishes it).
 -- KEYS: the layout of _lib.lua (all of it).
 -- ARGV (after the layout): arg(1) now ms, arg(2) settings JSON, arg(3) call id,
---   arg(4) '1' = only a waiting call leaves (an offered one is left ringing).
--- Returns JSON {was = waiting | offered | connected | none, released = [agent ids],
+--   arg(4) '1' = max wait: only a waiting call leaves (an offered one is left
+--   ringing, a callback task is kept).
+-- Returns JSON {was = waiting | offered | connected | callback (max wait only) |
+--   none, released = [agent ids],
 --   changes, offers, now}.
 local c = load_call(arg(3))
 if not c then return result({was = 'none', released = {}}) end
 if c.st == 'connected' or (arg(4) == '1' and c.st ~= 'waiting') then
   return result({was = c.st, released = {}})
+end
+if arg(4) == '1' and c.cb then  -- a callback task has no caller waiting to time out
+  return result({was = 'callback', released = {}})
 end
 redis.call('ZREM', QKEY[c.q], c.id)
 forget_call(c)

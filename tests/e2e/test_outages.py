@@ -1,0 +1,126 @@
+"""Redis taken away under live calls: nobody is stranded, nothing sticks.
+
+acd talks to the real Redis through a TCP proxy (tests/store/proxy.py) that the
+tests cut and restore; the simulator, PostgreSQL and the clock are the e2e ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from acd.app import App
+from acd.clock import Clock
+from acd.sim.server import Simulator
+from tests.e2e.conftest import SPEED, Harness, e2e_settings
+from tests.store.proxy import TcpProxy
+
+PRESS_SALES = [(1.0, "1")]
+
+
+class Outage(Harness):
+    proxy: TcpProxy
+
+
+@pytest.fixture
+async def outage(redis_prefix: str, redis_client: Any, pg_dsn: str,
+                 tmp_path: Path) -> AsyncIterator[Outage]:
+    proxy = TcpProxy("127.0.0.1", 6379)
+    await proxy.up()
+    clock = Clock(SPEED)
+    sim = Simulator(clock, user="acd", password="acd-test-secret")
+    port = await sim.start("127.0.0.1", 0)
+    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path,
+                            redis_url=f"redis://127.0.0.1:{proxy.port}/0")
+    settings.routing = settings.routing.model_copy(update={"on_call_ttl": 20.0})
+    settings.ari.url = f"http://127.0.0.1:{port}"
+    for agent in settings.agents:
+        tech, _, resource = agent.endpoint.partition("/")
+        sim.set_endpoint(tech, resource, "answer", answer_after=0.5)
+    app = App(settings, clock=clock, simulator=sim, start_api=False)
+    await app.start()
+    pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1, max_size=2)
+    assert pool is not None and app.calls is not None
+    h = Outage(app=app, sim=sim, clock=clock, pg=pool, prefix=redis_prefix, ended={})
+    h.proxy = proxy
+
+    def on_end(call: Any) -> None:
+        h.ended[call.channel_id] = call.call_id
+
+    app.calls.on_call_ended = on_end
+    await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")
+    try:
+        yield h
+    finally:
+        await proxy.up()
+        await app.stop()
+        await pool.close()
+        await sim.stop()
+        await proxy.down()
+
+
+async def test_caller_reaching_the_queue_while_redis_is_down_goes_to_the_dialplan(
+        outage: Outage) -> None:
+    h = outage
+    await h.proxy.down()
+    ch = h.sim.place_call("+15556001", "100", dtmf=PRESS_SALES)
+    call_id = await h.finished(ch)
+    row = await h.call(call_id)
+    # Not left in silence on hold: handed back to the dialplan's fallback.
+    assert row["outcome"] == "failed"
+    await h.proxy.up()
+    await h.assert_clean()
+
+
+async def test_waiting_caller_survives_a_redis_outage_and_is_answered_after(
+        outage: Outage) -> None:
+    h = outage
+    assert h.app.agents is not None
+    for agent in ("a1", "a2"):
+        await h.app.agents.set_break(agent, "meeting")
+    ch = h.sim.place_call("+15556002", "100", dtmf=PRESS_SALES)
+    assert h.app.router is not None
+    router = h.app.router
+
+    async def waiting() -> bool:
+        return await router.waiting("sales") == 1
+    await h.wait_for(waiting, "the caller to wait in sales")
+    await h.proxy.down()
+    await h.clock.sleep(10.0)  # a few router ticks fail meanwhile
+    assert ch in h.app.calls._by_channel if h.app.calls else False
+    assert any(c["id"] == ch and c["moh"] for c in h.sim.state()["channels"]), \
+        "the caller still hears music"
+    await h.proxy.up()
+
+    async def agent_back() -> bool:
+        try:
+            await h.app.agents.available("a1")  # type: ignore[union-attr]
+            return True
+        except Exception:
+            return False  # the pool is still reconnecting
+    await h.wait_for(agent_back, "a1 to be made available once Redis is back")
+    await h.wait_agent("a1", "on_call")
+    h.sim.remote_hangup(ch)
+    call_id = await h.finished(ch)
+    assert (await h.call(call_id))["outcome"] == "answered"
+    await h.wait_agent("a1", "available")
+    await h.assert_clean()
+
+
+async def test_agent_is_freed_when_the_end_of_a_call_could_not_be_recorded(
+        outage: Outage) -> None:
+    h = outage
+    ch = h.sim.place_call("+15556003", "100", dtmf=PRESS_SALES)
+    await h.wait_agent("a1", "on_call")
+    await h.proxy.down()
+    h.sim.remote_hangup(ch)  # call_ended cannot reach Redis
+    call_id = await h.finished(ch)
+    assert (await h.call(call_id))["outcome"] == "answered"
+    await h.proxy.up()
+    # Nobody renews the call any more: the on-call deadline frees the agent.
+    await h.wait_agent("a1", "available", timeout=30)
+    await h.assert_clean()
