@@ -362,22 +362,6 @@ class CallFlow:
                 leg.outcome = reason = "answered_elsewhere"
             await self._hangup(leg.channel_id, reason=reason)
             return
-        # Routing first: an offer that is no longer current (its reservation
-        # expired and the call went back to the queue) must never be bridged.
-        try:
-            fresh = await self.d.router.offer_answered(leg.offer)
-        except Exception:
-            # Redis away: the agent is on the line now; connect them.
-            logger.exception("call %s: recording the answer failed", call.call_id)
-            fresh = True
-        if not fresh:
-            logger.warning("call %s: offer to %s was stale at answer; the call stays queued",
-                           call.call_id, leg.agent_id)
-            leg.outcome = "stale"
-            await self._hangup(leg.channel_id)
-            if not call.live_legs() or all(x is leg for x in call.live_legs()):
-                call.phase = Phase.QUEUED
-            return
         call.phase = Phase.CONNECTED
         call.connected_leg = leg
         call.outcome = "answered"
@@ -396,6 +380,33 @@ class CallFlow:
                 return  # one side left; its hang-up event tidies up
             await self._hangup(leg.channel_id)
             await self._to_dialplan(call)
+            return
+        # Bridged first, then routing: an agent is on call only once they talk.
+        try:
+            fresh = await self.d.router.offer_answered(leg.offer)
+        except Exception:
+            # Redis away: the two are bridged and talking; keep them so.
+            logger.exception("call %s: recording the answer failed", call.call_id)
+            fresh = True
+        if not fresh:
+            # The reservation expired and the call went back to its queue meanwhile:
+            # this agent lets go, the caller waits on (with music) for the next offer.
+            logger.warning("call %s: offer to %s was stale at answer; the call stays queued",
+                           call.call_id, leg.agent_id)
+            leg.outcome = "stale"
+            call.connected_leg = None
+            call.outcome = None
+            await self._hangup(leg.channel_id)
+            if call.bridge_id is not None:
+                stale_bridge, call.bridge_id = call.bridge_id, None
+                try:
+                    await self.d.ari.destroy_bridge(stale_bridge)
+                except AriError as exc:
+                    if not exc.gone:
+                        logger.info("call %s: destroy bridge: %s", call.call_id, exc)
+            others = [x for x in call.live_legs() if x is not leg]
+            call.phase = Phase.OFFERING if others else Phase.QUEUED
+            await self._start_moh(call)
             return
         self._queue_event(call, "connect", leg.agent_id)
         logger.info("call %s: connected to agent %s after %.1f s in queue", call.call_id[:8],
