@@ -202,9 +202,16 @@ class World:
     def create(self, endpoint: str, app: str | None, app_args: str = "",
                channel_id: str | None = None, originator: str | None = None,
                variables: dict[str, str] | None = None) -> Channel:
+        peer = self.channels.get(originator or "")
+        if peer is not None and app:
+            # res/ari/resource_channels.c subscribes the app to the originator before
+            # it requests the channel (so even when that fails): the app then hears
+            # the originator's hang-up and ChannelDestroyed after its StasisEnd.
+            peer.subscribed += 1
         tech, resource, phone = self._reachable(endpoint)
         ch = self._new(tech, resource, "outbound", channel_id)
         ch.phone = phone
+        ch.subscribed = 1 if app else 0          # the app's own channel
         ch.protocol_id = str(uuid.uuid4())
         ch.context = self.outbound_context
         ch.variables.update(variables or {})
@@ -281,6 +288,7 @@ class World:
         tech, resource, phone = self._reachable(endpoint)
         ch = self._new(tech, resource, "originate", channel_id)
         ch.phone, ch.app, ch.protocol_id = phone, app or None, str(uuid.uuid4())
+        ch.subscribed = 1 if app else 0
         m = re.fullmatch(r'\s*(?:"?([^"<]*?)"?\s*)?<([^>]*)>\s*', caller_id)
         name, number = (m.group(1) or "", m.group(2)) if m else ("", caller_id)
         ch.caller_name = ch.connected_name = name
@@ -313,7 +321,7 @@ class World:
         ch.phase = "hangup"
         ch.cancel_timers()
         up = ch.answered and ch.tech == "PJSIP"
-        self._hangup_request(ch, how, up)
+        self._hangup_request(ch, how, up, cause)
         if ch.control is not None:
             ch.control.closed = True      # the failing prompt must not start the next one
         self.media.channel_gone(ch)
@@ -339,11 +347,17 @@ class World:
         self.ev(ch, "ChannelDestroyed", members(extra))
         self._forget(ch, cause)
 
-    def _hangup_request(self, ch: Channel, how: HangupKind, up: bool) -> None:
+    def _hangup_request(self, ch: Channel, how: HangupKind, up: bool, cause: int) -> None:
         if how == "remote":
             if up:
                 self._qos(ch)
-            self.ev(ch, "ChannelHangupRequest")
+            if up and ch.kind != "inbound" and ch.bridge is not None:
+                # A dialled leg whose phone hangs up while in a bridge already carries
+                # its cause (acd_agent_hangs_up_first.jsonl); elsewhere the BYE's
+                # ChannelHangupRequest has none.
+                self.ev(ch, "ChannelHangupRequest", members({"cause": cause}))
+            else:
+                self.ev(ch, "ChannelHangupRequest")
         elif how == "busy":
             self.ev(ch, "ChannelHangupRequest", members({"cause": 17, "tech_cause": 486}))
         else:     # the app's DELETE, and a ring timeout, are soft hang-ups with cause 32
@@ -354,6 +368,11 @@ class World:
             return
         ch.in_stasis = False
         self.ev(ch, "StasisEnd")
+        if not ch.subscribed:
+            # Stasis was the app's only interest: it hears nothing more about the
+            # channel (caller_hangs_up_during_prompt, tests/asterisk/traces/
+            # acd_caller_abandons_in_queue.jsonl).
+            ch.app = None
         if ch.kind != "snoop":
             self.varset(ch, "STASISSTATUS", "SUCCESS")
         if ch.kind == "inbound":

@@ -61,38 +61,51 @@ class Media:
             release()
             return
         self.playbacks_started += 1
-        pb.state = "playing"
-        self._event(pb, "PlaybackStarted")
-        length = self._length(pb)
-        if length == NEVER:
-            release()                     # never ends, holds nothing (errors_on_live_channel)
-            return
         pb.release = release
         self.playing[pb.target_id] = pb
-        self._segment(pb, length)
+        self._item(pb)
 
     def _length(self, pb: Playback) -> float | None:
         recorded = {name: secs for name, (_, secs) in self.stored.items()}
         return media_length(pb.media[pb.index], self.sounds, recorded)
 
-    def _segment(self, pb: Playback, length: float | None) -> None:
+    def _item(self, pb: Playback) -> None:
+        """Play media[index] as res_stasis_playback.c's play_on_channel does: each item
+        starts with PlaybackStarted (media_uri that item); one that ends (or fails)
+        with another after it gives PlaybackContinuing (media_uri still the item that
+        ended), the last one PlaybackFinished (done or failed). An item of an
+        unsupported scheme sends nothing more: the next one starts at once."""
+        while True:
+            pb.state = "playing"
+            self._event(pb, "PlaybackStarted")
+            length = self._length(pb)
+            if length != NEVER:
+                break
+            if pb.index + 1 >= len(pb.media):
+                # never ends, holds nothing (errors_on_live_channel)
+                if self.playing.get(pb.target_id) is pb:
+                    del self.playing[pb.target_id]
+                release, pb.release = pb.release, None
+                if release is not None:
+                    release()
+                return
+            pb.index += 1
         if length is None:
-            self._finish(pb, "failed")
+            self._item_end(pb, failed=True)
             return
-        pb.timer = self.w.clock.call_later(length, lambda: self._next(pb))
+        pb.timer = self.w.clock.call_later(length, lambda: self._item_end(pb, failed=False))
 
-    def _next(self, pb: Playback) -> None:
+    def _item_end(self, pb: Playback, failed: bool) -> None:
+        pb.timer = None
         if pb.state != "playing":
             return
         if pb.index + 1 >= len(pb.media):
-            self._finish(pb, "done")
+            self._finish(pb, "failed" if failed else "done")
             return
-        pb.index += 1
-        length = self._length(pb)
         pb.state = "continuing"
         self._event(pb, "PlaybackContinuing")
-        pb.state = "playing"
-        self._segment(pb, NEVER if length == NEVER else length)
+        pb.index += 1
+        self._item(pb)
 
     def _finish(self, pb: Playback, state: str) -> None:
         if pb.timer is not None:

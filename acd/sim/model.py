@@ -88,6 +88,12 @@ class Channel:
     language: str = "en"
     app: str | None = None           # the Stasis app subscribed to it
     in_stasis: bool = False
+    # The app's subscriptions to this channel besides Stasis itself: one for a
+    # channel made with /channels/create or /channels with an app, one each time it
+    # is the `originator` of a /channels/create with an app. None is ever undone, and
+    # only they make the app hear what follows StasisEnd (res_stasis.c unsubscribes
+    # before sending StasisEnd).
+    subscribed: int = 0
     phase: str = "new"               # new, stasis, dialplan, dialing, gone
     phone: Phone | None = None
     args: list[str] = field(default_factory=list)   # appArgs, for an originate's StasisStart

@@ -2,13 +2,13 @@
 
 Like tests/e2e/conftest.py, but at real time, with a flow whose prompts exist on
 the kit and agents whose endpoints are the harness's SIPp phones. Every ARI event
-acd handles is recorded as (role, type), role "caller", "agent" or "other", so the
-real Asterisk's sequence can be compared with the simulator's.
+acd handles is recorded as (kind, type, channel), kind "caller", "agent" or "other",
+so the real Asterisk's sequences can be compared with the simulator's
+(tests/asterisk/sequences.py names the roles and compares).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,6 +25,7 @@ from acd.clock import Clock
 from acd.config import Settings
 from acd.sim.server import Simulator
 from tests.acd_checks import AcdChecks
+from tests.asterisk import sequences as seq
 
 FLOW = """\
 name: kit_main
@@ -91,6 +92,11 @@ def acd_settings(ari_url: str, user: str, password: str, prefix: str, dsn: str, 
     })
 
 
+# A user event the tests send the app after a scenario (POST /events/user/...): when
+# acd has it, every earlier event has reached acd too (one app, one ordered stream).
+SETTLED = "acd-test-settled"
+
+
 def describe(event: ev.Event) -> str:
     """The event type with what distinguishes it: Dial status, channel state, cause."""
     raw = event.raw
@@ -116,7 +122,8 @@ class AcdRun(AcdChecks):
     pg: asyncpg.Pool
     prefix: str
     ended: dict[str, str] = field(default_factory=dict)  # caller channel id -> call id
-    events: list[tuple[str, str, str]] = field(default_factory=list)  # role, type, channel
+    events: list[seq.Event] = field(default_factory=list)  # kind, type, channel
+    settled_marks: list[str] = field(default_factory=list)  # SETTLED events seen
 
     async def finished(self, timeout: float = 20.0) -> str:
         """Wait until the one call is over and written; return its call id."""
@@ -128,13 +135,14 @@ class AcdRun(AcdChecks):
         assert n == 1, f"call {call_id} has {n} rows in calls"
         return call_id
 
-    def sequence(self, role: str) -> list[str]:
-        return [t for r, t, _ in self.events if r == role]
+    def with_roles(self) -> list[seq.Event]:
+        return seq.with_roles(self.events)
+
+    def per_role(self) -> seq.Sequences:
+        return seq.sequences(self.with_roles())
 
     def save_trace(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps({"role": r, "type": t, "channel": c}) + "\n"
-                                for r, t, c in self.events))
+        seq.save_trace(self.with_roles(), path)
 
 
 @asynccontextmanager
@@ -142,10 +150,14 @@ async def running_acd(settings: Settings, monkeypatch: pytest.MonkeyPatch,
                       clock: Clock | None = None,
                       simulator: Simulator | None = None) -> AsyncIterator[AcdRun]:
     """acd started in-process; its handled ARI events recorded in run.events."""
-    recorded: list[tuple[str, str, str]] = []
+    recorded: list[seq.Event] = []
+    marks: list[str] = []
     original = getattr(CallService.handle_event, "acd_original", CallService.handle_event)
 
     async def recording(self: CallService, event: ev.Event) -> None:
+        if isinstance(event, ev.ChannelUserevent) and event.eventname == SETTLED:
+            marks.append(event.timestamp)      # the tests' own marker: not acd's business
+            return
         recorded.append((role_of(event), describe(event), event.channel_id or ""))
         await original(self, event)
 
@@ -156,7 +168,8 @@ async def running_acd(settings: Settings, monkeypatch: pytest.MonkeyPatch,
     pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1,
                                      max_size=2)
     assert pool is not None and app.calls is not None and app.stream is not None
-    run = AcdRun(app=app, pg=pool, prefix=settings.redis_prefix, events=recorded)
+    run = AcdRun(app=app, pg=pool, prefix=settings.redis_prefix, events=recorded,
+                 settled_marks=marks)
 
     def on_end(call: Any) -> None:
         run.ended[call.channel_id] = call.call_id
@@ -167,7 +180,8 @@ async def running_acd(settings: Settings, monkeypatch: pytest.MonkeyPatch,
         await run.wait_for(lambda: stream.connected, "ARI to connect")
         yield run
     except BaseException:
-        print("ARI events acd handled:\n" + "\n".join(f"{r:7} {t}" for r, t, _ in recorded))
+        print("ARI events acd handled:\n"
+              + "\n".join(f"{r:7} {t}" for r, t, _ in seq.with_roles(recorded)))
         raise
     finally:
         await app.stop()

@@ -165,6 +165,21 @@ class AsteriskInstance:
         return [line for line in (text if text is not None else self.log_text()).splitlines()
                 if "taskprocessor" in line.lower() or "task processor" in line.lower()]
 
+    def reset_taskprocessors(self) -> None:
+        """Zero every task processor's counters, Max Depth included."""
+        self.cli("core reset taskprocessors")
+
+    def taskprocessor_depths(self) -> dict[str, tuple[int, int]]:
+        """`core show taskprocessors`: name -> (deepest queue since the last reset,
+        the depth at which Asterisk warns that the queue "reached N scheduled tasks")."""
+        out: dict[str, tuple[int, int]] = {}
+        for line in self.cli("core show taskprocessors").splitlines():
+            f = line.split()
+            # Processor  Processed  In Queue  Max Depth  Low water  High water  ...
+            if len(f) >= 6 and all(x.isdigit() for x in f[1:6]):
+                out[f[0]] = (int(f[3]), int(f[5]))
+        return out
+
     def channels_concise(self) -> list[list[str]]:
         """`core show channels concise`: one list of '!'-separated fields per channel."""
         return [line.split("!") for line in self.cli("core show channels concise").splitlines()

@@ -53,8 +53,8 @@ async def test_agent_hangs_up_after_talk_time(
     await ari_probe.wait_event(of_type("Dial", cid, dialstatus="ANSWER"), timeout=5)
     await ari_probe.wait_event(of_type("ChannelHangupRequest", cid), timeout=5)
     await ari_probe.wait_event(of_type("StasisEnd", cid))
-    # the phone's BYE: ChannelHangupRequest without a cause, StasisEnd, then (usually;
-    # the app is unsubscribed at StasisEnd) ChannelDestroyed with cause 16
+    # the phone's BYE: ChannelHangupRequest without a cause (unbridged), StasisEnd, then
+    # ChannelDestroyed with cause 16 (the app stays subscribed to a channel it made)
     destroyed = await ari_probe.wait_event(of_type("ChannelDestroyed", cid), timeout=2)
     assert destroyed["cause"] == 16
     await phones["answer"].wait_marker("acd:agent-local-bye")

@@ -36,7 +36,8 @@ async def test_caller_reaches_stasis_answer_play_dtmf_hangup(
     assert dtmf["digit"] == "1"
 
     assert (await ari_probe.request("DELETE", f"/channels/{cid}"))[0] == 204
-    # ChannelDestroyed may or may not follow StasisEnd (the app is unsubscribed then)
+    # Nothing follows StasisEnd: Stasis was the app's only subscription to this
+    # caller (test_findings.py).
     await ari_probe.wait_event(of_type("StasisEnd", cid))
     result = await call.wait(timeout=15)
     assert result.ok, result

@@ -94,11 +94,11 @@ class EventTap:
             await self._session.close()
 
     def prompts(self, channel_id: str) -> list[str]:
-        """The media the simulator started playing to a channel, in order."""
+        """The media the simulator started playing to a channel, in order (each item of
+        a playlist has its own PlaybackStarted, as on Asterisk)."""
         return [
             e.playback.media_uri for e in self.events
-            if isinstance(e, ev.PlaybackStarted | ev.PlaybackContinuing)
-            and e.channel_id == channel_id
+            if isinstance(e, ev.PlaybackStarted) and e.channel_id == channel_id
         ]
 
     def of(self, channel_id: str, kind: type[ev.Event]) -> list[ev.Event]:

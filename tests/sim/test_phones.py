@@ -77,19 +77,21 @@ async def test_a_caller_script_presses_keys_then_hangs_up(ari: Ari) -> None:
         "dtmf": [[0.5, "12"], [2.0, "#"]], "hangup_after": 3.0})
     assert status == 201 and body["in_stasis"] is True
     cid = body["channel_id"]
-    await ari.until(lambda: "ChannelDestroyed:0" in ari.of(cid), "the caller to hang up")
+    await ari.until(lambda: "StasisEnd" in ari.of(cid), "the caller to hang up")
+    await ari.until(lambda: not ari.sim.state()["channels"], "the caller's channel to go")
+    await ari.call("POST", "/sim/calls", json={"caller": "+15550002", "exten": "100"})
+    await ari.until(lambda: sum(e["type"] == "StasisStart" for e in ari.events) == 2,
+                    "a later call, so that every event about the first has arrived")
     dtmf = [(e["digit"], e["duration_ms"]) for e in ari.events
             if e["type"] == "ChannelDtmfReceived"]
     assert dtmf == [("1", 280), ("2", 280), ("#", 280)]
     start = next(e for e in ari.events if e["type"] == "StasisStart")
     assert start["channel"]["caller"] == {"name": "Ann", "number": "+15550001"}
     assert start["channel"]["dialplan"]["exten"] == "100"
-    # Never bridged: cause 0, after the dialplan's own hang-up request.
+    # Stasis was the app's only interest in the caller: nothing follows StasisEnd
+    # (tests/sim/test_asterisk_findings.py has the case with an agent leg made for it).
     assert ari.of(cid) == ["StasisStart", "ChannelDtmfReceived", "ChannelDtmfReceived",
-                           "ChannelDtmfReceived", "ChannelHangupRequest", "StasisEnd",
-                           "ChannelVarset:SUCCESS", "ChannelHangupRequest:16",
-                           "ChannelDestroyed:0"]
-    assert ari.sim.state()["channels"] == []
+                           "ChannelDtmfReceived", "ChannelHangupRequest", "StasisEnd"]
 
 
 @pytest.mark.parametrize(("uri", "seconds"), [

@@ -120,7 +120,7 @@ async def test_event_filter_drops_events_at_the_source(ari: Ari) -> None:
     cid = await _caller(ari)
     await ari.call("POST", f"/ari/channels/{cid}/variable", variable="ACD_Y", value="2")
     ari.sim.remote_hangup(cid)
-    await ari.until(lambda: any(e["type"] == "ChannelDestroyed" for e in ari.events), "end")
+    await ari.until(lambda: any(e["type"] == "StasisEnd" for e in ari.events), "end")
     assert not [e for e in ari.events if e["type"] == "ChannelVarset"]
 
 
