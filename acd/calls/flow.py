@@ -128,8 +128,9 @@ class CallFlow:
         elif isinstance(event, ev.ChannelHangupRequest):
             await self._caller_gone(call, event.cause)
         elif isinstance(event, ev.StasisEnd):
-            # A caller leg that came from the dialplan gets no ChannelDestroyed on a
-            # real Asterisk 22: StasisEnd is the last word about it.
+            # After StasisEnd a real Asterisk 22 tells the app about a dialplan caller
+            # only if the app subscribed to it otherwise (named as originator of an
+            # agent leg): StasisEnd is the last word acd can count on.
             call.caller_destroyed = True
             await self._caller_gone(call, None)
             call.ended_ms = self.d.clock.ms()
