@@ -10,6 +10,7 @@ and credentials that never reach a log line, a repr or an exception.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -36,6 +37,14 @@ from acd.ari.models import (
 
 logger = logging.getLogger(__name__)
 MAX_CONNECTIONS = 50  # concurrent ARI requests per acd process
+# Seconds before each retry of a request whose connection was dropped unanswered.
+DROPPED_RETRIES = (0.05, 0.25)
+
+
+class _Dropped(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 Params = dict[str, str]
 _NO_VARIABLE = "Provided variable was not found"
@@ -128,7 +137,20 @@ class AriClient:
             raise AriUnavailable("client not started", method=method, path=path)
         query = {**params, **self._auth_params} if params else self._auth_params
         url = URL(self._base + path, encoded=True)
-        self.requests_sent += 1
+        for delay in (*DROPPED_RETRIES, None):
+            self.requests_sent += 1
+            try:
+                return await self._once(session, method, path, url, query, body)
+            except _Dropped as dropped:
+                if delay is None:
+                    raise AriUnavailable(dropped.reason, method=method, path=path) from None
+                logger.info("ARI %s %s: connection dropped (%s); retrying", method, path,
+                            dropped.reason)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _once(self, session: aiohttp.ClientSession, method: str, path: str, url: URL,
+                    query: Params, body: JsonDict | None) -> Any:
         try:
             async with session.request(
                 method, url, params=query or None, json=body,
@@ -141,6 +163,10 @@ class AriClient:
             raise AriUnavailable(
                 f"no answer within {self.config.timeout:g}s", method=method, path=path
             ) from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientConnectorError) as exc:
+            # Asterisk closed (or refused) the connection before answering, as it does
+            # past its HTTP session limit: the request was not carried out; retried.
+            raise _Dropped(describe_failure(exc, self.config)) from None
         except (aiohttp.ClientError, OSError) as exc:
             reason = describe_failure(exc, self.config)
             logger.debug("ARI %s %s failed: %s", method, path, reason)

@@ -34,6 +34,7 @@ class Reply:
     body: Any = None  # JSON-encoded unless `text` is set
     text: str | None = None
     delay: float = 0.0
+    drop: bool = False  # close the connection without answering (an overloaded Asterisk)
 
 
 @dataclass
@@ -108,6 +109,10 @@ class FakeAri:
         reply = self.replies.popleft() if self.replies else self._default(request, body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.drop:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)  # never reaches the client
         if reply.text is not None:
             return web.Response(status=reply.status, text=reply.text, content_type="text/plain")
         if reply.body is None:

@@ -10,7 +10,7 @@ import pytest
 from acd.ari import errors as e
 from acd.ari.client import AriClient
 from acd.ari.config import AriConfig
-from tests.ari.fake_ari import FakeAri
+from tests.ari.fake_ari import FakeAri, Reply
 
 # (status, JSON body or text, class, message, gone) — bodies as a real Asterisk 22
 # sends them (../shared/ari/traces/errors*.jsonl) or as its res/ari sources do.
@@ -98,6 +98,27 @@ async def test_connection_refused_is_unavailable() -> None:
             await ari.get_channel("c1")
     assert info.value.status is None and not info.value.gone
     assert info.value.path == "/channels/c1"
+
+
+@pytest.mark.parametrize(("drops", "ok"), [(0, True), (1, True), (2, True), (10, False)])
+async def test_a_dropped_connection_is_retried_twice(fake: FakeAri, drops: int,
+                                                     ok: bool) -> None:
+    """Past its HTTP session limit Asterisk closes new connections unanswered."""
+    for _ in range(drops):
+        fake.replies.append(Reply(drop=True))
+    fake.reply(204)
+    config = AriConfig(url=fake.url, user="acd-user", password="pw-Zq8#secret/+&", timeout=2)
+    async with AriClient(config) as ari:
+        if ok:
+            await ari.hangup("c1")
+        else:
+            with pytest.raises(e.AriUnavailable) as info:
+                await ari.hangup("c1")
+            assert info.value.path == "/channels/c1"
+    # aiohttp may itself resend once on a reused connection; at least ours count.
+    sent = [r.method for r in fake.requests]
+    assert set(sent) == {"DELETE"}
+    assert len(sent) >= (3 if not ok else drops + 1)
 
 
 async def test_timeout_is_unavailable(fake: FakeAri) -> None:
