@@ -90,7 +90,7 @@ class Bench:
         if self.app is not None:
             await self.app.stop()
         await self.world.stop()
-        keys = [k async for k in self.redis.scan_iter(match=f"{self.prefix}*", count=1000)]
+        keys = [k async for k in self.redis.scan_iter(match=f"*{self.prefix}*", count=1000)]
         if keys:
             await self.redis.delete(*keys)
         await self.redis.aclose()

@@ -58,7 +58,7 @@ async def _setup(prefix: str) -> None:
 
 async def _cleanup(prefix: str) -> int:
     redis = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
-    keys = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
+    keys = [k async for k in redis.scan_iter(match=f"*{prefix}*", count=1000)]
     if keys:
         await redis.delete(*keys)
     await redis.aclose()

@@ -242,7 +242,7 @@ def main(argv: list[str]) -> int:
                      "max_failed": args.max_failed, "digit_after": args.digit_after,
                      "max_wait": args.max_wait, "ring": stack.ring, "talk": stack.talk,
                      "agents": 180, "exten": EXTEN,
-                     "http_sessionlimit": args.http_sessionlimit or "as shipped (config/asterisk/http.conf)"},
+                     "http_sessionlimit": args.http_sessionlimit or "as shipped (http.conf)"},
         "notes": stack.notes,
         "highest_rate_held": held, "steps": steps, "warmup": warmup,
         "loadavg_before": load0, "loadavg_after": os.getloadavg(),

@@ -167,7 +167,7 @@ class Stack:
         if self.prefix:
             client = redis.Redis.from_url(REDIS_URL)
             try:
-                keys = list(client.scan_iter(match=f"{self.prefix}*", count=1000))
+                keys = list(client.scan_iter(match=f"*{self.prefix}*", count=1000))
                 for i in range(0, len(keys), 1000):
                     client.delete(*keys[i:i + 1000])
             finally:
