@@ -220,3 +220,45 @@ async def test_max_wait_gives_the_caller_back_to_the_ivr(harness: Harness) -> No
     assert call["outcome"] == "ivr_hangup"
     assert 5000 <= call["wait_ms"] < 20000
     await h.assert_clean()
+
+
+async def test_an_answer_to_a_stale_offer_never_connects(harness: Harness) -> None:
+    """The agent picks up after routing took the offer back (its reservation expired
+    and the call went back to the queue): that agent lets go, the caller waits on
+    with music and is connected to the next agent."""
+    h = harness
+    assert h.app.agents is not None and h.app.router is not None and h.app.calls
+    await h.app.agents.set_break("a2", "meeting")
+    h.sim.set_endpoint("PJSIP", "agent100", "answer", answer_after=2.0)
+    ch = h.sim.place_call("+15551013", "100", dtmf=PRESS_SALES)
+    calls = h.app.calls
+
+    def ringing() -> bool:
+        call = calls.calls.get(calls._by_channel.get(ch, ""))
+        return call is not None and bool(call.live_legs())
+    await h.wait_for(ringing, "a1's phone to ring")
+    call = calls.calls[calls._by_channel[ch]]
+    (leg,) = call.live_legs()
+    # What the reaper does to an expired reservation, done now.
+    await h.app.router.offer_failed(leg.offer, "error")
+
+    await h.wait_for(lambda: leg.ended_ms is not None, "a1's stale leg to end")
+    assert leg.outcome == "stale" and call.connected_leg is None
+    assert await h.agent_state("a1") == "available"
+
+    def music() -> bool:
+        return any(c["id"] == ch and c["moh"] and not c["bridge"]
+                   for c in h.sim.state()["channels"])
+    await h.wait_for(music, "the caller back on music, out of any bridge")
+
+    await h.app.agents.available("a2")
+    await h.wait_agent("a2", "on_call")
+    h.sim.remote_hangup(ch)
+    call_id = await h.finished(ch)
+    row = await h.call(call_id)
+    assert (row["outcome"], row["agent_id"]) == ("answered", "a2")
+    legs = await h.legs(call_id)
+    assert [(x["agent_id"], x["outcome"]) for x in legs if x["kind"] == "agent"] == [
+        ("a1", "stale"), ("a2", "answered")]
+    await h.wait_agent("a2", "available")
+    await h.assert_clean()
