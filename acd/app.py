@@ -83,6 +83,7 @@ class App:
     api_port: int | None = None
     own_simulator: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopped: bool = False
 
     async def start(self) -> None:
         s = self.settings
@@ -208,7 +209,11 @@ class App:
         logger.info("REST API on http://%s:%s/api", self.settings.api.host, self.api_port)
 
     async def stop(self) -> None:
-        """Stop taking calls; leave live calls for a restarted acd to re-adopt."""
+        """Stop taking calls; leave live calls for a restarted acd to re-adopt.
+        Stopping twice is harmless."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self.calls is not None:
             await self.calls.stop()
         if self.stream is not None:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from acd.calls.call import AgentLeg, Call, Phase
-from acd.calls.messages import Requeue, Start
-from acd.routing.model import QueueRequest
+from acd.calls.messages import Reap, Requeue, Start
+from acd.routing.model import Offer, QueueRequest
 from acd.store.rows import CallRow, LegRow, QueueEventRow
 
 if TYPE_CHECKING:
@@ -120,15 +120,17 @@ def _key(deps: CallDeps, channel_id: str) -> str:
 
 async def remember_call(deps: CallDeps, call: Call) -> None:
     """Write what a restarted acd needs to find this call again."""
+    fields: dict[str, str | int] = {
+        "call_id": call.call_id, "phase": call.phase.value, "queue": call.queue or "",
+        "enqueued_ms": call.enqueued_ms or 0, "started_ms": call.started_ms,
+        "caller": call.caller_number, "dialled": call.dialled,
+        "routing_id": call.routing_id or "",
+    }
+    fields.update(_connected_fields(call))
     try:
         # One round trip for both commands: this runs twice on every call's hot path.
         async with deps.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(_key(deps, call.channel_id), mapping={
-                "call_id": call.call_id, "phase": call.phase.value, "queue": call.queue or "",
-                "enqueued_ms": call.enqueued_ms or 0, "started_ms": call.started_ms,
-                "caller": call.caller_number, "dialled": call.dialled,
-                "routing_id": call.routing_id or "",
-            })
+            pipe.hset(_key(deps, call.channel_id), mapping=fields)  # type: ignore[arg-type]
             pipe.expire(_key(deps, call.channel_id), 6 * 3600)
             await pipe.execute()
     except Exception:
@@ -139,6 +141,54 @@ async def remember_call(deps: CallDeps, call: Call) -> None:
 # Redis is away; after the last one the record's own 6-hour expiry is the net.
 FORGET_RETRIES = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 _forgetting: set[asyncio.Task[None]] = set()
+
+
+def _connected_fields(call: Call) -> dict[str, str | int]:
+    """What a restarted acd needs to keep a connected call talking: the agent leg,
+    its offer (for routing) and the bridge."""
+    leg = call.connected_leg
+    if leg is None or call.phase is not Phase.CONNECTED:
+        return {}
+    return {
+        "offer": leg.offer.model_dump_json(), "leg_id": leg.leg_id,
+        "leg_channel": leg.channel_id, "leg_started_ms": leg.started_ms,
+        "leg_answered_ms": leg.answered_ms or 0, "bridge_id": call.bridge_id or "",
+        "answered_ms": call.answered_ms or 0,
+    }
+
+
+def _adopt_connected(deps: CallDeps, svc: CallService, call: Call, record: dict[str, str],
+                     live: set[str]) -> bool:
+    """Take back a call that was talking to an agent: same bridge, same legs. False
+    when the record does not describe one."""
+    if record.get("phase") != Phase.CONNECTED.value or not record.get("offer"):
+        return False
+    offer = Offer.model_validate_json(record["offer"])
+    leg = AgentLeg(
+        leg_id=record.get("leg_id") or f"{call.call_id}-1",
+        channel_id=record.get("leg_channel") or "", agent_id=offer.agent_id,
+        endpoint=offer.endpoint, offer=offer,
+        started_ms=int(record.get("leg_started_ms") or call.started_ms),
+        answered_ms=int(record.get("leg_answered_ms") or 0) or None, extra_dialled=True,
+    )
+    call.legs[leg.channel_id] = leg
+    call.connected_leg = leg
+    call.phase = Phase.CONNECTED
+    call.outcome = "answered"
+    call.queue = offer.queue
+    call.enqueued_ms = offer.enqueued_at_ms
+    call.answered_ms = int(record.get("answered_ms") or 0) or None
+    call.bridge_id = record.get("bridge_id") or None
+    call.attempts = offer.attempt
+    deps.router.hold_connected(offer)
+    if leg.channel_id in live:
+        svc.bind_channel(leg.channel_id, call)
+    else:
+        # The agent hung up while no acd was listening: end the call now.
+        leg.ended_ms = deps.clock.ms()
+        leg.outcome = "answered"
+        svc.post(call, Reap())
+    return True
 
 
 async def forget_call(deps: CallDeps, call: Call) -> None:
@@ -167,6 +217,8 @@ async def _forget_later(deps: CallDeps, key: str) -> None:
 async def readopt(deps: CallDeps, svc: CallService, flow: CallFlow,
                   channel_ids: list[str]) -> None:
     """Take back the channels still in our Stasis app after a (re)connect."""
+    live = set(channel_ids)
+    found: list[tuple[str, dict[str, str]]] = []
     for channel_id in channel_ids:
         if channel_id in svc._by_channel:
             continue
@@ -176,6 +228,13 @@ async def readopt(deps: CallDeps, svc: CallService, flow: CallFlow,
             record = {str(k): str(v) for k, v in raw.items()}
         except Exception:
             logger.exception("re-adopt %s: Redis unreachable", channel_id)
+        found.append((channel_id, record))
+    # Calls first: a connected call takes its agent leg with it, which must not be
+    # hung up as a leg nobody owns.
+    found.sort(key=lambda item: not item[1])
+    for channel_id, record in found:
+        if channel_id in svc._by_channel:
+            continue
         try:
             channel = await deps.ari.get_channel(channel_id)
         except Exception:
@@ -201,7 +260,10 @@ async def readopt(deps: CallDeps, svc: CallService, flow: CallFlow,
             svc.bind_routing(call)
         logger.info("re-adopted call %s on channel %s (was %s)", call.call_id, channel_id,
                     record.get("phase", "unknown"))
-        if record.get("phase") in (Phase.QUEUED.value, Phase.OFFERING.value) and record.get(
+        if _adopt_connected(deps, svc, call, record, live):
+            logger.info("call %s: still talking to agent %s", call.call_id,
+                        call.connected_leg.agent_id if call.connected_leg else "?")
+        elif record.get("phase") in (Phase.QUEUED.value, Phase.OFFERING.value) and record.get(
             "queue"
         ):
             call.enqueued_ms = int(record.get("enqueued_ms") or deps.clock.ms())

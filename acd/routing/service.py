@@ -254,6 +254,11 @@ class Router:
                            offer.call_id, offer.agent_id, offer.reservation_id)
         return bool(res["connected"])
 
+    def hold_connected(self, offer: Offer) -> None:
+        """A connected call this node took over (re-adopted after a restart): keep
+        renewing its agent's on-call deadline from now on."""
+        self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
+
     async def offer_failed(self, offer: Offer, reason: FailReason) -> AgentView:
         """The agent did not take the call: it goes back to the head of its queue
         (original enqueue time), not to this agent before the retry delay."""
