@@ -157,9 +157,16 @@ class App:
             assert self.calls is not None
             await self.calls.on_offer(offer)
 
+        async def on_exit(call_id: str, reason: str) -> None:
+            assert self.calls is not None
+            self.calls.on_queue_exit(call_id, reason)
+
+        # The call room keeps each caller's own max-wait timer; routing tells it
+        # when a queue empties of agents (leave_empty).
         self.router = Router(self.redis, prefix=s.redis_prefix, node_id=self.node_id,
                              clock=clock, queues=queue_defs, agents=self.agents,
-                             settings=routing, on_offer=on_offer)
+                             settings=routing, on_offer=on_offer, on_exit=on_exit,
+                             max_wait_exits=False)
         self.ari = AriClient(ari_cfg)
         await self.ari.start()
         self.calls = CallService(CallDeps(

@@ -20,6 +20,7 @@ from acd.calls.ivr_runner import ANNOUNCEMENT, IvrRunner
 from acd.calls.messages import (
     Announce,
     FeedIvr,
+    LeftQueue,
     OfferMsg,
     QueueTimeout,
     Reap,
@@ -85,6 +86,8 @@ class CallFlow:
             await self._queue_timeout(call, item)
         elif isinstance(item, RingGuard):
             await self._ring_guard(call, item.channel_id)
+        elif isinstance(item, LeftQueue):
+            await self._left_queue(call, item.reason)
         elif isinstance(item, Announce):
             await self._announce(call, item)
         elif isinstance(item, StartCallback):
@@ -255,6 +258,21 @@ class CallFlow:
         await self._stop_moh(call)
         self._queue_event(call, "exit", None, reason="max_wait")
         await self.ivr.feed(call, QueueExit("max_wait"))
+
+    async def _left_queue(self, call: Call, reason: str) -> None:
+        """Routing already took the call out of its queue: on to the IVR's exit."""
+        if call.phase is not Phase.QUEUED or call.caller_gone:
+            return
+        for handle in (call.queue_timer, call.announce_timer):
+            if handle is not None:
+                handle.cancel()
+        call.queue_timer = call.announce_timer = None
+        call.phase = Phase.IVR
+        await self.ivr.stop_prompts(call)
+        await self._stop_moh(call)
+        self._queue_event(call, "exit", None, reason=reason)
+        logger.info("call %s: left %s (%s)", call.call_id[:8], call.queue, reason)
+        await self.ivr.feed(call, QueueExit(records.exit_reason(reason)))
 
     async def _offer(self, call: Call, offer: Offer) -> None:
         qdef = self.d.queues.get(offer.queue)

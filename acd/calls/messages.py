@@ -62,3 +62,10 @@ class StartCallback:
     """An agent is reserved for a callback task: call the caller back."""
 
     offer: Offer
+
+
+@dataclass(frozen=True, slots=True)
+class LeftQueue:
+    """Routing took the waiting call out of its queue (nobody staffs it any more)."""
+
+    reason: str

@@ -18,7 +18,7 @@ from acd.ari.errors import AriError
 from acd.calls.call import Call, Phase
 from acd.calls.flow import CallDeps, CallFlow
 from acd.calls.lane import Lane
-from acd.calls.messages import OfferMsg, Reap, Start, StartCallback
+from acd.calls.messages import LeftQueue, OfferMsg, Reap, Start, StartCallback
 from acd.routing.model import Offer
 
 logger = logging.getLogger(__name__)
@@ -186,6 +186,12 @@ class CallService:
         self.bind_routing(call)
         self.calls_started += 1
         self.post(call, StartCallback(offer))
+
+    def on_queue_exit(self, call_id: str, reason: str) -> None:
+        """Routing gave a waiting call back (its queue has nobody logged in)."""
+        call = self._routed(call_id) or self.calls.get(call_id)
+        if call is not None:
+            self.post(call, LeftQueue(reason))
 
     async def on_connect(self, channel_ids: list[str]) -> None:
         """After every (re)connect: re-adopt the channels still in our app."""

@@ -37,6 +37,12 @@ class QueueDef(_Frozen):
     max_wait: float | None = Field(default=None, gt=0)
     priority: int = Field(default=0, ge=-1000, le=1000)
     moh_class: str = "default"
+    # When no agent able to take the queue's calls is logged in (any state but
+    # logged_out): join_empty=False refuses new callers (exit reason "no_agents");
+    # leave_empty=True sends waiting callers on (same reason) once the last one
+    # logs out. Callback tasks stay: nobody is on the line to send anywhere.
+    join_empty: bool = True
+    leave_empty: bool = False
 
 
 class StepDef(_Frozen):

@@ -64,7 +64,8 @@ class Router:
 
     def __init__(self, redis: RedisClient, *, prefix: str, node_id: str, clock: Clock,
                  queues: list[QueueDef], agents: AgentService, settings: RoutingSettings,
-                 on_offer: OnOffer, on_exit: OnExit | None = None) -> None:
+                 on_offer: OnOffer, on_exit: OnExit | None = None,
+                 max_wait_exits: bool = True) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self.node_id = node_id
@@ -74,6 +75,8 @@ class Router:
         self.settings = settings
         self.on_offer = on_offer
         self.on_exit = on_exit
+        # False when the caller's owner keeps its own max-wait timer (the call room).
+        self.max_wait_exits = max_wait_exits
         skills = set(agents.skills())
         for q in queues:
             skills.update(q.skills)
@@ -152,13 +155,15 @@ class Router:
         q = self.queue_def(req.queue)
         if req.preferred_agent == "":
             raise InvalidRequest("preferred_agent must be an agent id or None")
+        if not adopt and not q.join_empty and await self.staffed(q.name) == 0:
+            return EnqueueResult(accepted=False, reason="no_agents")
         record = policy.call_record(req, q, self.settings, self.node_id, self.queues)
         limit = "" if adopt or q.max_waiting is None else str(q.max_waiting)
         res = await self._run("enqueue", json.dumps(record, separators=(",", ":")), limit,
                               "1" if adopt else "0")
         if not res["accepted"]:
             return EnqueueResult(accepted=False, reason=res.get("reason"))
-        if q.max_wait is not None and self.on_exit is not None:
+        if q.max_wait is not None and self.on_exit is not None and self.max_wait_exits:
             self._exit_timer(req.call_id, req.enqueued_at_ms, q.max_wait)
         return EnqueueResult(accepted=True, position=res.get("position"))
 
@@ -208,6 +213,34 @@ class Router:
             return None
         rank: Any = await self.redis.zrank(self.keys.queue(rec["q"]), call_id)
         return None if rank is None else int(rank) + 1
+
+    async def staffed(self, queue: str) -> int:
+        """Agents logged in (in any state) who could take the queue's calls."""
+        q = self.queue_def(queue)
+        return sum(1 for a in await self.agents.list()
+                   if a.state != "logged_out"
+                   and all(a.skills.get(s, 0) >= lvl for s, lvl in q.skills.items()))
+
+    async def leave_empty(self) -> int:
+        """Send on this node's callers waiting in leave_empty queues that nobody
+        staffs any more (exit reason "no_agents"); returns how many left."""
+        if self.on_exit is None:
+            return 0
+        empty = [q.name for q in self.queues.values()
+                 if q.leave_empty and await self.staffed(q.name) == 0]
+        left = 0
+        for name in empty:
+            ids: list[Any] = await self.redis.zrange(self.keys.queue(name), 0, -1)
+            for call_id in map(str, ids):
+                raw = await self.redis.hget(self.keys.calls, call_id)
+                if raw is None or json.loads(raw).get("owner") != self.node_id:
+                    continue
+                res = await self._run("dequeue", call_id, "1")  # keeps callback tasks
+                if res["was"] == "waiting":
+                    self._cancel_exit(call_id)
+                    left += 1
+                    await self.on_exit(call_id, "no_agents")
+        return left
 
     async def waiting(self, queue: str) -> int:
         self.queue_def(queue)
@@ -325,6 +358,7 @@ class Router:
                     await asyncio.sleep(min(0.02, left))
                 self._wake.clear()
                 await self.renew()  # first: our own agents must not look orphaned
+                await self.leave_empty()
                 await self.reap()
                 await self.sweep()
             except asyncio.CancelledError:

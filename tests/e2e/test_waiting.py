@@ -264,3 +264,33 @@ async def test_unanswered_callback_is_retried_then_given_up(harness: Harness,
     await h.finished(second)
     await h.wait_agent("a1", "available")
     await h.assert_clean()
+
+
+@pytest.mark.parametrize("rule", ["join_empty", "leave_empty"])
+async def test_a_queue_nobody_staffs_sends_callers_on(harness: Harness, tap: EventTap,
+                                                      rule: str) -> None:
+    h = harness
+    assert h.app.agents is not None and h.app.router is not None
+    router = h.app.router
+    sales = router.queues["sales"]
+    router.queues["sales"] = sales.model_copy(
+        update={"join_empty": rule != "join_empty", "leave_empty": rule == "leave_empty"})
+    await h.app.agents.logout("a2")
+    await h.app.agents.set_break("a1", "meeting")  # on break still staffs the queue
+    if rule == "join_empty":
+        await h.app.agents.logout("a1")
+    ch = h.sim.place_call("+15557001", WAITING)
+    if rule == "leave_empty":
+        await wait_waiting(h, 1)
+        await h.clock.sleep(3.0)  # a few router ticks: still staffed, still waiting
+        assert await router.waiting("sales") == 1
+        await h.app.agents.logout("a1")
+    call_id = await h.finished(ch)
+    expected = [("enter", None), ("exit", None)] if rule == "leave_empty" else [("exit", None)]
+    assert await h.queue_events(call_id) == expected
+    detail = await h.pg.fetchval(
+        "SELECT detail->>'reason' FROM queue_events WHERE call_id=$1 AND event='exit'", call_id)
+    assert detail == "no_agents"
+    assert tap.prompts(ch)[-1] == "sound:acd-goodbye"
+    assert (await h.call(call_id))["outcome"] == "ivr_hangup"
+    await h.assert_clean()
