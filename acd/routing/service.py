@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 OnOffer = Callable[[Offer], Awaitable[None]]
 OnExit = Callable[[str, str], Awaitable[None]]
 INBOX_TTL_MS = 120_000
+WORKING_CACHE_S = 1.0
 
 
 def offer_of(d: dict[str, Any]) -> Offer:
@@ -94,6 +95,7 @@ class Router:
         # Connected calls this node owns: call id -> (agent id, reservation id),
         # whose agents' on_call deadline every tick renews.
         self._connected: dict[str, tuple[str, str]] = {}
+        self._working_cache: dict[str, tuple[float, int]] = {}  # queue -> (loop time, n)
         # Loops also check this: a cancel swallowed inside a Redis call must not
         # keep a loop alive after stop().
         self._stopping = False
@@ -255,10 +257,22 @@ class Router:
             return None if raw is None else 0.0
         q = self.queue_def(json.loads(raw)["q"])
         aht = await self.redis.hget(self.keys.stats, f"{q.name}:aht")
-        staffed = sum(1 for a in await self.agents.list()
-                      if a.state not in ("logged_out", "break")
-                      and all(a.skills.get(s, 0) >= lvl for s, lvl in q.skills.items()))
-        return policy.expected_wait(pos, float(aht) if aht else None, staffed)
+        return policy.expected_wait(pos, float(aht) if aht else None,
+                                    await self._working(q))
+
+    async def _working(self, q: QueueDef) -> int:
+        """Agents working the queue now (logged in, not on break). Every waiting
+        caller's announcement asks this; reading all agents once a second per queue
+        is enough for an estimate."""
+        now = asyncio.get_running_loop().time()
+        cached = self._working_cache.get(q.name)
+        if cached is not None and now - cached[0] < WORKING_CACHE_S:
+            return cached[1]
+        n = sum(1 for a in await self.agents.list()
+                if a.state not in ("logged_out", "break")
+                and all(a.skills.get(s, 0) >= lvl for s, lvl in q.skills.items()))
+        self._working_cache[q.name] = (now, n)
+        return n
 
     async def snapshot(self) -> dict[str, Any]:
         """Queues with their waiting and offered calls, and the agents (for the API)."""
