@@ -15,6 +15,8 @@ them through KEYS, in the order `Layout.keys` gives (see lua/_lib.lua).
     {P}:stats             hash   "<queue>:aht" -> average handle time (ms), "<queue>:n"
     {P}:q:<queue>         zset   waiting calls of <queue>, score = rank (lower first)
     {P}:inbox:<node>      list   offers for calls owned by <node> (JSON), consumed by it
+    {P}:nodes             hash   node id -> first start (ms): nodes that ever routed
+    {P}:node:<node>       string present while <node> is alive (heartbeat with a TTL)
     {P}:kick              pubsub channel: "match" asks every node to sweep now
 
 The tag also makes routing run on a Redis Cluster (acd.routing.client).
@@ -66,6 +68,13 @@ class Keys:
 
     def inbox(self, node_id: str) -> str:
         return f"{self.tag}:inbox:{node_id}"
+
+    @property
+    def nodes(self) -> str:
+        return f"{self.tag}:nodes"
+
+    def node(self, node_id: str) -> str:
+        return f"{self.tag}:node:{node_id}"
 
     @property
     def kick(self) -> str:

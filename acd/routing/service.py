@@ -50,6 +50,9 @@ logger = logging.getLogger(__name__)
 OnOffer = Callable[[Offer], Awaitable[None]]
 OnExit = Callable[[str, str], Awaitable[None]]
 INBOX_TTL_MS = 120_000
+# A node that has not renewed its heartbeat for this long is taken for dead: its
+# callback tasks are taken over, offers for its other calls are not sent to it.
+NODE_TTL_MS = 30_000
 WORKING_CACHE_S = 1.0
 
 
@@ -107,6 +110,8 @@ class Router:
     async def start(self) -> None:
         """Start the tick (reaper + sweep), the inbox reader and the kick listener."""
         self._stopping = False
+        await self.redis.hsetnx(self.keys.nodes, self.node_id, self.clock.ms())
+        await self._heartbeat()
         self._tasks = [
             asyncio.create_task(self._tick_loop(), name=f"router-tick-{self.node_id}"),
             asyncio.create_task(self._inbox_loop(), name=f"router-inbox-{self.node_id}"),
@@ -371,6 +376,7 @@ class Router:
                         break
                     await asyncio.sleep(min(0.02, left))
                 self._wake.clear()
+                await self._heartbeat()
                 await self.renew()  # first: our own agents must not look orphaned
                 await self.leave_empty()
                 await self.reap()
@@ -434,9 +440,24 @@ class Router:
             await self._deliver(offer_of(d))
         return res
 
+    async def _heartbeat(self) -> None:
+        await self.redis.set(self.keys.node(self.node_id), "1", px=NODE_TTL_MS)
+
+    async def _owner_dead(self, owner: str) -> bool:
+        """A node that routed once (it registered at start) and whose heartbeat has
+        lapsed. A node that never started (tests, tools) is not judged."""
+        if not owner or owner == self.node_id:
+            return False
+        if not await self.redis.hexists(self.keys.nodes, owner):
+            return False
+        return not await self.redis.exists(self.keys.node(owner))
+
     async def _deliver(self, offer: Offer) -> None:
         if offer.owner == self.node_id:
             await self._deliver_local(offer)
+            return
+        if await self._owner_dead(offer.owner):
+            await self._take_over(offer)
             return
         key = self.keys.inbox(offer.owner)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -444,6 +465,20 @@ class Router:
             pipe.pexpire(key, INBOX_TTL_MS)
             await pipe.execute()
         self.offers_forwarded += 1
+
+    async def _take_over(self, offer: Offer) -> None:
+        """The call's owner is gone. A callback task has nobody on the line: this
+        node takes it (and calls the caller back). Any other call is handed to this
+        node's call room, which finds no such call and releases it; should its
+        caller still be in Asterisk, the node that re-adopts the channel queues it
+        again with its original enqueue time."""
+        logger.warning("call %s: its node %s is gone; %s here", offer.call_id, offer.owner,
+                       "callback taken over" if offer.callback else "offer released")
+        if offer.callback:
+            req = QueueRequest(call_id=offer.call_id, queue=offer.queue,
+                               enqueued_at_ms=offer.enqueued_at_ms)
+            await self._enqueue(req, adopt=True)
+        await self._deliver_local(offer.model_copy(update={"owner": self.node_id}))
 
     async def _deliver_local(self, offer: Offer) -> None:
         self.offers_delivered += 1

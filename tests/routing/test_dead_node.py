@@ -1,0 +1,66 @@
+"""A node that stops for good: its callback tasks are taken over by a live node,
+and offers for its other calls are not left in an inbox nobody reads."""
+
+from __future__ import annotations
+
+import json
+
+from acd.agents.model import AgentDef
+from acd.clock import Clock
+from acd.routing.model import QueueDef, QueueRequest
+from acd.routing.service import Router
+from tests.routing.conftest import NodeFactory
+
+AGENTS = [AgentDef(id="x", endpoint="PJSIP/x", skills={"s": 1})]
+QUEUE = QueueDef(name="q", skills={"s": 1})
+
+
+def call(call_id: str, clock: Clock) -> QueueRequest:
+    return QueueRequest(call_id=call_id, queue="q", enqueued_at_ms=clock.ms())
+
+
+async def die(router: Router) -> None:
+    """Stop a node the hard way: no more ticks, and its heartbeat lapses."""
+    await router.stop()
+    await router.redis.delete(router.keys.node(router.node_id))
+
+
+async def test_a_live_owner_gets_its_offer(make_node: NodeFactory) -> None:
+    clock = Clock()
+    a = await make_node("a", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
+    b = await make_node("b", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
+    assert (await a.router.enqueue(call("c1", clock))).accepted
+    await b.agents.login("x")  # matched by b's script: the offer is a's
+    assert b.router.offers_forwarded == 1 and b.offers == []
+
+
+async def test_a_dead_owners_callback_task_is_taken_over(make_node: NodeFactory) -> None:
+    clock = Clock()
+    a = await make_node("a", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
+    b = await make_node("b", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
+    assert (await a.router.enqueue(call("cb", clock))).accepted
+    assert await a.router.to_callback("cb", "+15550002")
+    await die(a.router)
+
+    await b.agents.login("x")
+    assert [(o.call_id, o.callback, o.owner) for o in b.offers] == [
+        ("cb", "+15550002", "b")]
+    assert b.router.offers_forwarded == 0
+    record = json.loads(str(await b.router.redis.hget(b.router.keys.calls, "cb")))
+    assert record["owner"] == "b"  # later offers come here directly
+
+
+async def test_a_dead_owners_call_is_offered_here_to_be_released(
+        make_node: NodeFactory) -> None:
+    clock = Clock()
+    a = await make_node("a", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
+    b = await make_node("b", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
+    assert (await a.router.enqueue(call("c1", clock))).accepted
+    await die(a.router)
+    await b.agents.login("x")
+    # Not parked in a's inbox: b's call room gets it (and, not knowing the call,
+    # dequeues it, which frees the agent at once).
+    assert [(o.call_id, o.owner) for o in b.offers] == [("c1", "b")]
+    assert b.router.offers_forwarded == 0
+    assert (await b.router.dequeue("c1")).was == "offered"
+    assert (await b.agents.get("x")).state == "available"
