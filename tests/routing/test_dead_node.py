@@ -19,16 +19,20 @@ def call(call_id: str, clock: Clock) -> QueueRequest:
     return QueueRequest(call_id=call_id, queue="q", enqueued_at_ms=clock.ms())
 
 
-async def die(router: Router) -> None:
-    """Stop a node the hard way: no more ticks, and its heartbeat lapses."""
-    await router.stop()
-    await router.redis.delete(router.keys.node(router.node_id))
+async def routed_once(router: Router, *, alive: bool) -> None:
+    """Make `router`'s node one that started once (as Router.start registers it),
+    with its heartbeat present or lapsed, but without running its loops: a dead
+    node must not match or deliver anything itself."""
+    await router.redis.hset(router.keys.nodes, router.node_id, 0)
+    if alive:
+        await router.redis.set(router.keys.node(router.node_id), "1", px=60_000)
 
 
 async def test_a_live_owner_gets_its_offer(make_node: NodeFactory) -> None:
     clock = Clock()
-    a = await make_node("a", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
+    a = await make_node("a", agents=AGENTS, queues=[QUEUE], clock=clock)
     b = await make_node("b", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
+    await routed_once(a.router, alive=True)
     assert (await a.router.enqueue(call("c1", clock))).accepted
     await b.agents.login("x")  # matched by b's script: the offer is a's
     assert b.router.offers_forwarded == 1 and b.offers == []
@@ -36,11 +40,11 @@ async def test_a_live_owner_gets_its_offer(make_node: NodeFactory) -> None:
 
 async def test_a_dead_owners_callback_task_is_taken_over(make_node: NodeFactory) -> None:
     clock = Clock()
-    a = await make_node("a", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
+    a = await make_node("a", agents=AGENTS, queues=[QUEUE], clock=clock)
     b = await make_node("b", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
     assert (await a.router.enqueue(call("cb", clock))).accepted
     assert await a.router.to_callback("cb", "+15550002")
-    await die(a.router)
+    await routed_once(a.router, alive=False)
 
     await b.agents.login("x")
     assert [(o.call_id, o.callback, o.owner) for o in b.offers] == [
@@ -53,10 +57,10 @@ async def test_a_dead_owners_callback_task_is_taken_over(make_node: NodeFactory)
 async def test_a_dead_owners_call_is_offered_here_to_be_released(
         make_node: NodeFactory) -> None:
     clock = Clock()
-    a = await make_node("a", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
+    a = await make_node("a", agents=AGENTS, queues=[QUEUE], clock=clock)
     b = await make_node("b", agents=AGENTS, queues=[QUEUE], clock=clock, start=True)
     assert (await a.router.enqueue(call("c1", clock))).accepted
-    await die(a.router)
+    await routed_once(a.router, alive=False)
     await b.agents.login("x")
     # Not parked in a's inbox: b's call room gets it (and, not knowing the call,
     # dequeues it, which frees the agent at once).
@@ -64,3 +68,10 @@ async def test_a_dead_owners_call_is_offered_here_to_be_released(
     assert b.router.offers_forwarded == 0
     assert (await b.router.dequeue("c1")).was == "offered"
     assert (await b.agents.get("x")).state == "available"
+
+
+async def test_start_registers_the_node_and_its_heartbeat(make_node: NodeFactory) -> None:
+    a = await make_node("a", agents=AGENTS, queues=[QUEUE], start=True)
+    redis, keys = a.router.redis, a.router.keys
+    assert await redis.hexists(keys.nodes, "a")
+    assert 0 < int(await redis.pttl(keys.node("a"))) <= 30_000
