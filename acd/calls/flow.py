@@ -154,12 +154,7 @@ class CallFlow:
         call.ended_ms = self.d.clock.ms()
         self._arm_reap(call)
         self.ivr.cancel_timers(call)
-        if call.queue_timer is not None:
-            call.queue_timer.cancel()
-            call.queue_timer = None
-        if call.announce_timer is not None:
-            call.announce_timer.cancel()
-            call.announce_timer = None
+        self._stop_waiting(call)
         phase = call.phase
         call.phase = Phase.ENDING
         if phase is Phase.DIALLING:
@@ -209,10 +204,8 @@ class CallFlow:
             await self._to_dialplan(call)
             return
         if not result.accepted:
-            call.phase = Phase.IVR
-            await self._stop_moh(call)
-            self._queue_event(call, "exit", None, reason=result.reason or "refused")
-            await self.ivr.feed(call, QueueExit(records.exit_reason(result.reason)))
+            await self._leave_queue(call, "exit", records.exit_reason(result.reason),
+                                    reason=result.reason or "refused")
             return
         self._queue_event(call, "enter", None, priority=priority)
         logger.info("call %s: waiting in queue %s (position %s)", call.call_id[:8], queue,
@@ -253,26 +246,35 @@ class CallFlow:
             call.queue_timer = self.d.clock.call_later(
                 1.0, lambda: self.svc.post(call, item))
             return
-        call.phase = Phase.IVR
-        call.queue_timer = None
-        await self._stop_moh(call)
-        self._queue_event(call, "exit", None, reason="max_wait")
-        await self.ivr.feed(call, QueueExit("max_wait"))
+        await self._leave_queue(call, "exit", "max_wait", reason="max_wait")
 
     async def _left_queue(self, call: Call, reason: str) -> None:
         """Routing already took the call out of its queue: on to the IVR's exit."""
         if call.phase is not Phase.QUEUED or call.caller_gone:
             return
+        await self._leave_queue(call, "exit", records.exit_reason(reason), reason=reason)
+
+    async def _leave_queue(self, call: Call, event: str, exit_to: records.ExitReason,
+                           **detail: object) -> None:
+        """The caller is out of routing: stop waiting (timers, announcement, music),
+        write `event` and its re-adoption record, and let the IVR go on at the queue
+        node's exit for `exit_to`."""
+        self._stop_waiting(call)
+        call.phase = Phase.IVR
+        await self.ivr.stop_prompts(call)
+        await self._stop_moh(call)
+        self._queue_event(call, event, None, **detail)
+        logger.info("call %s: leaves %s (%s)", call.call_id[:8], call.queue, exit_to)
+        await records.remember_call(self.d, call)  # a restart must not queue it again
+        await self.ivr.feed(call, QueueExit(exit_to))
+
+    @staticmethod
+    def _stop_waiting(call: Call) -> None:
+        """Cancel the maximum-wait and announcement timers."""
         for handle in (call.queue_timer, call.announce_timer):
             if handle is not None:
                 handle.cancel()
         call.queue_timer = call.announce_timer = None
-        call.phase = Phase.IVR
-        await self.ivr.stop_prompts(call)
-        await self._stop_moh(call)
-        self._queue_event(call, "exit", None, reason=reason)
-        logger.info("call %s: left %s (%s)", call.call_id[:8], call.queue, reason)
-        await self.ivr.feed(call, QueueExit(records.exit_reason(reason)))
 
     async def _offer(self, call: Call, offer: Offer) -> None:
         qdef = self.d.queues.get(offer.queue)
@@ -416,13 +418,7 @@ class CallFlow:
             call.connected_leg = None
             call.outcome = None
             await self._hangup(leg.channel_id)
-            if call.bridge_id is not None:
-                stale_bridge, call.bridge_id = call.bridge_id, None
-                try:
-                    await self.d.ari.destroy_bridge(stale_bridge)
-                except AriError as exc:
-                    if not exc.gone:
-                        logger.info("call %s: destroy bridge: %s", call.call_id, exc)
+            await self._destroy_bridge(call)
             others = [x for x in call.live_legs() if x is not leg]
             call.phase = Phase.OFFERING if others else Phase.QUEUED
             await self._start_moh(call)
@@ -436,6 +432,16 @@ class CallFlow:
             if other is not leg and other.answered_ms is None:
                 other.outcome = "answered_elsewhere"
                 await self._hangup(other.channel_id, reason="answered_elsewhere")
+
+    async def _destroy_bridge(self, call: Call) -> None:
+        if call.bridge_id is None:
+            return
+        bridge_id, call.bridge_id = call.bridge_id, None
+        try:
+            await self.d.ari.destroy_bridge(bridge_id)
+        except AriError as exc:
+            if not exc.gone:
+                logger.info("call %s: destroy bridge: %s", call.call_id, exc)
 
     async def _agent_hung_up(self, call: Call, leg: AgentLeg) -> None:
         if leg.hangup_requested:
@@ -451,13 +457,7 @@ class CallFlow:
 
     async def _end_connected(self, call: Call) -> None:
         leg = call.connected_leg
-        if call.bridge_id is not None:
-            bridge_id, call.bridge_id = call.bridge_id, None
-            try:
-                await self.d.ari.destroy_bridge(bridge_id)
-            except AriError as exc:
-                if not exc.gone:
-                    logger.info("call %s: destroy bridge: %s", call.call_id, exc)
+        await self._destroy_bridge(call)
         if leg is not None and not call.extra.get("ended_sent"):
             call.extra["ended_sent"] = True
             try:
@@ -608,20 +608,9 @@ class CallFlow:
             return
         if not ok:
             return  # an agent is being offered this call right now
-        for handle in (call.queue_timer, call.announce_timer):
-            if handle is not None:
-                handle.cancel()
-        call.queue_timer = call.announce_timer = None
-        await self.ivr.stop_prompts(call)
-        await self._stop_moh(call)
-        call.phase = Phase.IVR
         call.outcome = "callback"
-        self._queue_event(call, "callback", None, requested=True)
-        logger.info("call %s: will be called back, keeping its place in %s", call.call_id[:8],
-                    call.queue)
         await records.remember_callback(self.d, call, number)
-        await records.remember_call(self.d, call)
-        await self.ivr.feed(call, QueueExit("callback"))
+        await self._leave_queue(call, "callback", "callback", requested=True)
 
     async def _start_callback(self, call: Call, offer: Offer) -> None:
         """An agent is reserved for the task: ring the caller first."""
@@ -742,10 +731,7 @@ class CallFlow:
         call.transferred = True
         call.outcome = "failed"
         phase, call.phase = call.phase, Phase.IVR  # out of our queue: not an abandon later
-        for handle in (call.queue_timer, call.announce_timer):
-            if handle is not None:
-                handle.cancel()
-        call.queue_timer = call.announce_timer = None
+        self._stop_waiting(call)
         if phase in (Phase.QUEUED, Phase.OFFERING):
             try:
                 await self.d.router.dequeue(call.rid)
