@@ -6,10 +6,12 @@ fraction of a second; assertions never depend on wall-clock durations.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -59,6 +61,14 @@ class Harness(AcdChecks):
     prefix: str
     ended: dict[str, str]  # caller channel id -> call id, for calls acd finished
 
+    def watch(self, app: App) -> None:
+        """Note each call `app` finishes (see `finished`)."""
+        assert app.calls is not None
+
+        def on_end(call: Any) -> None:
+            self.ended[call.channel_id] = call.call_id
+        app.calls.on_call_ended = on_end
+
     def live_calls(self) -> int:
         assert self.app.calls is not None
         return len(self.app.calls.calls)
@@ -85,32 +95,44 @@ class Harness(AcdChecks):
         await self.assert_acd_clean()
 
 
-@pytest.fixture
-async def harness(redis_prefix: str, redis_client: Any, pg_dsn: str,
-                  tmp_path: Path) -> AsyncIterator[Harness]:
+H = TypeVar("H", bound=Harness)
+
+
+@asynccontextmanager
+async def running_harness(settings: Settings, *, cls: type[H] = Harness,  # type: ignore[assignment]
+                          phones: Mapping[str, Mapping[str, Any]] | None = None
+                          ) -> AsyncIterator[H]:
+    """acd with `settings` on its own simulator (clock SPEED), with real Redis and
+    PostgreSQL. Every agent's phone answers after 0.5 s unless `phones` (endpoint
+    resource -> Simulator.set_endpoint keywords) says otherwise. Everything it
+    started is stopped afterwards, whatever acd the test left in `h.app`."""
     clock = Clock(SPEED)
     sim = Simulator(clock, user="acd", password="acd-test-secret")
     port = await sim.start("127.0.0.1", 0)
-    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path)
-    settings.ari.url = f"http://127.0.0.1:{port}"
-    for agent in settings.agents:
-        tech, _, resource = agent.endpoint.partition("/")
-        sim.set_endpoint(tech, resource, "answer", answer_after=0.5)
-    app = App(settings, clock=clock, simulator=sim, start_api=False)
-    await app.start()
-    pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1, max_size=2)
-    assert pool is not None
-    h = Harness(app=app, sim=sim, clock=clock, pg=pool, prefix=redis_prefix, ended={})
-    assert app.calls is not None
-
-    def on_end(call: Any) -> None:
-        h.ended[call.channel_id] = call.call_id
-
-    app.calls.on_call_ended = on_end
-    await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(sim.stop)
+        settings.ari.url = f"http://127.0.0.1:{port}"
+        for agent in settings.agents:
+            tech, _, resource = agent.endpoint.partition("/")
+            how = (phones or {}).get(resource, {"behaviour": "answer", "answer_after": 0.5})
+            sim.set_endpoint(tech, resource, **how)
+        app = App(settings, clock=clock, simulator=sim, start_api=False)
+        stack.push_async_callback(app.stop)
+        await app.start()
+        pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1,
+                                         max_size=2)
+        assert pool is not None
+        stack.push_async_callback(pool.close)
+        h: H = cls(app=app, sim=sim, clock=clock, pg=pool, prefix=settings.redis_prefix,
+                ended={})
+        h.watch(app)
+        stack.push_async_callback(lambda: h.app.stop())  # a replacement acd, if any
+        await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")
         yield h
-    finally:
-        await app.stop()
-        await pool.close()
-        await sim.stop()
+
+
+@pytest.fixture
+async def harness(redis_prefix: str, redis_client: Any, pg_dsn: str,
+                  tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running_harness(e2e_settings(redis_prefix, pg_dsn, tmp_path), cls=Harness) as h:
+        yield h

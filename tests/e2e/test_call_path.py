@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
 
 import pytest
 
@@ -283,10 +282,7 @@ async def test_a_restarted_acd_keeps_a_connected_call_talking(harness: Harness) 
     try:
         h.app = app
         assert app.calls is not None
-
-        def on_end(call: Any) -> None:
-            h.ended[call.channel_id] = call.call_id
-        app.calls.on_call_ended = on_end
+        h.watch(app)
         await h.wait_for(lambda: ch in app.calls._by_channel if app.calls else False,
                          "the new acd to take the call back")
         call = app.calls.calls[app.calls._by_channel[ch]]

@@ -10,13 +10,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
-from acd.app import App
-from acd.clock import Clock
-from acd.sim.server import Simulator
-from tests.e2e.conftest import SPEED, Harness, e2e_settings
+from tests.e2e.conftest import Harness, e2e_settings, running_harness
 from tests.store.proxy import TcpProxy
 
 PRESS_SALES = [(1.0, "1")]
@@ -31,35 +27,17 @@ async def outage(redis_prefix: str, redis_client: Any, pg_dsn: str,
                  tmp_path: Path) -> AsyncIterator[Outage]:
     proxy = TcpProxy("127.0.0.1", 6379)
     await proxy.up()
-    clock = Clock(SPEED)
-    sim = Simulator(clock, user="acd", password="acd-test-secret")
-    port = await sim.start("127.0.0.1", 0)
     settings = e2e_settings(redis_prefix, pg_dsn, tmp_path,
                             redis_url=f"redis://127.0.0.1:{proxy.port}/0")
     settings.routing = settings.routing.model_copy(update={"on_call_ttl": 20.0})
-    settings.ari.url = f"http://127.0.0.1:{port}"
-    for agent in settings.agents:
-        tech, _, resource = agent.endpoint.partition("/")
-        sim.set_endpoint(tech, resource, "answer", answer_after=0.5)
-    app = App(settings, clock=clock, simulator=sim, start_api=False)
-    await app.start()
-    pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1, max_size=2)
-    assert pool is not None and app.calls is not None
-    h = Outage(app=app, sim=sim, clock=clock, pg=pool, prefix=redis_prefix, ended={})
-    h.proxy = proxy
-
-    def on_end(call: Any) -> None:
-        h.ended[call.channel_id] = call.call_id
-
-    app.calls.on_call_ended = on_end
-    await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")
     try:
-        yield h
+        async with running_harness(settings, cls=Outage) as h:
+            h.proxy = proxy
+            try:
+                yield h
+            finally:
+                await proxy.up()  # acd stops with Redis there
     finally:
-        await proxy.up()
-        await app.stop()
-        await pool.close()
-        await sim.stop()
         await proxy.down()
 
 

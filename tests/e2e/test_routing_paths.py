@@ -17,10 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from acd.app import App
-from acd.clock import Clock
-from acd.sim.server import Simulator
-from tests.e2e.conftest import SPEED, Harness, e2e_settings
+from tests.e2e.conftest import Harness, e2e_settings, running_harness
 
 KEY_FLOW, HUNT_FLOW = "120", "121"  # tests/e2e/flows/routing_*.yaml
 DUPONT, MARTIN = "+33140000001", "+33140000002"  # key clients of m1 and m2
@@ -96,33 +93,12 @@ async def start(redis_prefix: str, redis_client: Any, pg_dsn: str,
     async with contextlib.AsyncExitStack() as stack:
         async def start_(routing: dict[str, Any], phones: dict[str, Any],
                          queues: list[dict[str, Any]] = QUEUES) -> RoutingHarness:
-            clock = Clock(SPEED)
-            sim = Simulator(clock, user="acd", password="acd-test-secret")
-            port = await sim.start("127.0.0.1", 0)
-            stack.push_async_callback(sim.stop)
             settings = e2e_settings(redis_prefix, pg_dsn, tmp_path, routing=routing,
                                     queues=queues, agents=AGENTS)
-            settings.ari.url = f"http://127.0.0.1:{port}"
-            for agent in settings.agents:
-                tech, _, resource = agent.endpoint.partition("/")
-                how = phones.get(resource, {"behaviour": "answer", "answer_after": 0.5})
-                sim.set_endpoint(tech, resource, **how)
-            app = App(settings, clock=clock, simulator=sim, start_api=False)
-            stack.push_async_callback(app.stop)
-            await app.start()
-            pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1,
-                                             max_size=2)
-            assert pool is not None and app.calls is not None and app.writer is not None
-            stack.push_async_callback(pool.close)
-            h = RoutingHarness(app=app, sim=sim, clock=clock, pg=pool, prefix=redis_prefix,
-                               ended={})
-
-            def on_end(call: Any) -> None:
-                h.ended[call.channel_id] = call.call_id
-
-            app.calls.on_call_ended = on_end
-            await h.wait_for(lambda: bool(app.stream and app.stream.connected),
-                             "ARI to connect")
+            h = await stack.enter_async_context(
+                running_harness(settings, cls=RoutingHarness, phones=phones))
+            app, pool = h.app, h.pg
+            assert app.writer is not None
             # agent_states is shared by the session's tests: remember what was there.
             await app.writer.flush()
             h.baseline = {r["event_id"] for r in await pool.fetch(

@@ -5,49 +5,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from acd.app import App
-from acd.clock import Clock
-from acd.sim.server import Simulator
-from tests.e2e.conftest import SPEED, Harness, e2e_settings
+from tests.e2e.conftest import Harness, e2e_settings, running_harness
 from tests.routing.cluster import LocalCluster
 
 
 @pytest.fixture
 async def cluster_harness(redis_cluster: LocalCluster, redis_prefix: str, pg_dsn: str,
                           tmp_path: Path) -> AsyncIterator[Harness]:
-    clock = Clock(SPEED)
-    sim = Simulator(clock, user="acd", password="acd-test-secret")
-    port = await sim.start("127.0.0.1", 0)
     settings = e2e_settings(redis_prefix, pg_dsn, tmp_path, redis_url=redis_cluster.url,
                             redis_cluster=True)
-    settings.ari.url = f"http://127.0.0.1:{port}"
-    for agent in settings.agents:
-        tech, _, resource = agent.endpoint.partition("/")
-        sim.set_endpoint(tech, resource, "answer", answer_after=0.5)
-    app = App(settings, clock=clock, simulator=sim, start_api=False)
-    await app.start()
-    pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1, max_size=2)
-    assert pool is not None
-    h = Harness(app=app, sim=sim, clock=clock, pg=pool, prefix=redis_prefix, ended={})
-    assert app.calls is not None
-
-    def on_end(call: Any) -> None:
-        h.ended[call.channel_id] = call.call_id
-
-    app.calls.on_call_ended = on_end
     try:
-        await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")
-        yield h
+        async with running_harness(settings, cls=Harness) as h:
+            yield h
     finally:
-        await app.stop()
-        await pool.close()
-        await sim.stop()
         cleanup = RedisCluster(host=redis_cluster.host, port=redis_cluster.ports[0])
         keys = [k async for k in cleanup.scan_iter(match=f"*{redis_prefix}*")]
         if keys:
