@@ -161,12 +161,11 @@ class App:
             assert self.calls is not None
             self.calls.on_queue_exit(call_id, reason)
 
-        # The call room keeps each caller's own max-wait timer; routing tells it
-        # when a queue empties of agents (leave_empty).
+        # Routing gives a waiting call back (maximum wait, queue left unstaffed);
+        # the call room takes the caller on to the IVR's exit.
         self.router = Router(self.redis, prefix=s.redis_prefix, node_id=self.node_id,
                              clock=clock, queues=queue_defs, agents=self.agents,
-                             settings=routing, on_offer=on_offer, on_exit=on_exit,
-                             max_wait_exits=False)
+                             settings=routing, on_offer=on_offer, on_exit=on_exit)
         self.ari = AriClient(ari_cfg)
         await self.ari.start()
         self.calls = CallService(CallDeps(

@@ -58,7 +58,6 @@ class Call:
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     queue: str | None = None
     enqueued_ms: int | None = None
-    queue_timer: asyncio.TimerHandle | None = None
     moh_on: bool = False
     answered_ms: int | None = None
     bridge_id: str | None = None

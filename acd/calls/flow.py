@@ -22,7 +22,6 @@ from acd.calls.messages import (
     FeedIvr,
     LeftQueue,
     OfferMsg,
-    QueueTimeout,
     Reap,
     Requeue,
     RingGuard,
@@ -82,8 +81,6 @@ class CallFlow:
             await self.ivr.feed(call, item.event)
         elif isinstance(item, OfferMsg):
             await self._offer(call, item.offer)
-        elif isinstance(item, QueueTimeout):
-            await self._queue_timeout(call, item)
         elif isinstance(item, RingGuard):
             await self._ring_guard(call, item.channel_id)
         elif isinstance(item, LeftQueue):
@@ -190,13 +187,13 @@ class CallFlow:
     async def enqueue(self, call: Call, queue: str, skills: dict[str, int], priority: int,
                       max_wait: float | None, chain: str | None,
                       preferred_agent: str | None) -> None:
-        qdef = self.d.queues.get(queue)
         call.phase = Phase.QUEUED
         call.queue = queue
         if call.enqueued_ms is None:
             call.enqueued_ms = self.d.clock.ms()
         await self._start_moh(call)
-        req = records.queue_request(call, queue, skills, priority, chain, preferred_agent)
+        req = records.queue_request(call, queue, skills, priority, chain, preferred_agent,
+                                    max_wait)
         try:
             result = await self.d.router.enqueue(req)
         except Exception:
@@ -212,12 +209,6 @@ class CallFlow:
                     result.position)
         await records.remember_call(self.d, call)
         self._schedule_announcement(call, first=True)
-        wait = max_wait if max_wait is not None else (qdef.max_wait if qdef else None)
-        if wait is not None:
-            enq = call.enqueued_ms
-            call.queue_timer = self.d.clock.call_later(
-                wait, lambda: self.svc.post(call, QueueTimeout(enq))
-            )
 
     async def _requeue(self, call: Call) -> None:
         """A call re-adopted after a restart, that was waiting for an agent."""
@@ -230,28 +221,15 @@ class CallFlow:
             logger.exception("call %s: re-adoption into the queue failed", call.call_id)
             await self._to_dialplan(call)
 
-    async def _queue_timeout(self, call: Call, item: QueueTimeout) -> None:
-        if call.enqueued_ms != item.enqueued_ms or call.phase not in (Phase.QUEUED,
-                                                                       Phase.OFFERING):
-            return
-        result = None
-        if call.phase is Phase.QUEUED:
-            try:
-                result = await self.d.router.dequeue(call.rid)
-            except Exception:
-                logger.exception("call %s: max-wait dequeue failed", call.call_id)
-        if result is None or result.was != "waiting":
-            # Ringing an agent right now (or Redis is away): look again in a second,
-            # so a caller whose offer then fails still leaves at the maximum wait.
-            call.queue_timer = self.d.clock.call_later(
-                1.0, lambda: self.svc.post(call, item))
-            return
-        await self._leave_queue(call, "exit", "max_wait", reason="max_wait")
-
     async def _left_queue(self, call: Call, reason: str) -> None:
-        """Routing already took the call out of its queue: on to the IVR's exit."""
-        if call.phase is not Phase.QUEUED or call.caller_gone:
+        """Routing took the call out of its queue (maximum wait, nobody staffing
+        it): on to the IVR's exit. A phone still ringing for it rings for an offer
+        routing no longer holds (its reservation expired): it stops."""
+        if call.phase not in (Phase.QUEUED, Phase.OFFERING) or call.caller_gone:
             return
+        for leg in call.live_legs():
+            leg.outcome = "stale"
+            await self._hangup(leg.channel_id)
         await self._leave_queue(call, "exit", records.exit_reason(reason), reason=reason)
 
     async def _leave_queue(self, call: Call, event: str, exit_to: records.ExitReason,
@@ -270,11 +248,10 @@ class CallFlow:
 
     @staticmethod
     def _stop_waiting(call: Call) -> None:
-        """Cancel the maximum-wait and announcement timers."""
-        for handle in (call.queue_timer, call.announce_timer):
-            if handle is not None:
-                handle.cancel()
-        call.queue_timer = call.announce_timer = None
+        """No more announcements."""
+        if call.announce_timer is not None:
+            call.announce_timer.cancel()
+            call.announce_timer = None
 
     async def _offer(self, call: Call, offer: Offer) -> None:
         qdef = self.d.queues.get(offer.queue)

@@ -26,13 +26,6 @@ class OfferMsg:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueTimeout:
-    """The caller waited the queue's maximum wait."""
-
-    enqueued_ms: int
-
-
-@dataclass(frozen=True, slots=True)
 class RingGuard:
     """A ring that has gone on longer than the dial timeout allows."""
 

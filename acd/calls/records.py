@@ -26,12 +26,13 @@ def ts(ms: int | None) -> datetime | None:
 
 
 def queue_request(call: Call, queue: str, skills: dict[str, int], priority: int,
-                  chain: str | None, preferred_agent: str | None) -> QueueRequest:
+                  chain: str | None, preferred_agent: str | None,
+                  max_wait: float | None = None) -> QueueRequest:
     assert call.enqueued_ms is not None
     return QueueRequest(
         call_id=call.rid, queue=queue, skills=skills, priority=priority,
         enqueued_at_ms=call.enqueued_ms, caller=call.caller_number, chain=chain,
-        preferred_agent=preferred_agent,
+        preferred_agent=preferred_agent, max_wait=max_wait,
     )
 
 

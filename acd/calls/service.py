@@ -203,8 +203,8 @@ class CallService:
         for call in list(self.calls.values()):
             for handle in call.timers.values():
                 handle.cancel()
-            if call.queue_timer is not None:
-                call.queue_timer.cancel()
+            if call.announce_timer is not None:
+                call.announce_timer.cancel()
         for lane in list(self._lanes.values()):
             try:
                 await asyncio.wait_for(lane.idle(), timeout=2.0)

@@ -102,6 +102,7 @@ class QueueRequest(_Frozen):
     caller: str = ""
     chain: str | None = None
     preferred_agent: str | None = None
+    max_wait: float | None = Field(default=None, gt=0)  # overrides the queue's
 
 
 class EnqueueResult(_Frozen):

@@ -68,8 +68,7 @@ class Router:
 
     def __init__(self, redis: RedisClient, *, prefix: str, node_id: str, clock: Clock,
                  queues: list[QueueDef], agents: AgentService, settings: RoutingSettings,
-                 on_offer: OnOffer, on_exit: OnExit | None = None,
-                 max_wait_exits: bool = True) -> None:
+                 on_offer: OnOffer, on_exit: OnExit | None = None) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self.node_id = node_id
@@ -79,8 +78,6 @@ class Router:
         self.settings = settings
         self.on_offer = on_offer
         self.on_exit = on_exit
-        # False when the caller's owner keeps its own max-wait timer (the call room).
-        self.max_wait_exits = max_wait_exits
         skills = set(agents.skills())
         for q in queues:
             skills.update(q.skills)
@@ -170,8 +167,9 @@ class Router:
                               "1" if adopt else "0")
         if not res["accepted"]:
             return EnqueueResult(accepted=False, reason=res.get("reason"))
-        if q.max_wait is not None and self.on_exit is not None and self.max_wait_exits:
-            self._exit_timer(req.call_id, req.enqueued_at_ms, q.max_wait)
+        wait = req.max_wait if req.max_wait is not None else q.max_wait
+        if wait is not None and self.on_exit is not None:
+            self._exit_timer(req.call_id, req.enqueued_at_ms, wait)
         return EnqueueResult(accepted=True, position=res.get("position"))
 
     async def dequeue(self, call_id: str) -> DequeueResult:
@@ -512,12 +510,18 @@ class Router:
             handle.cancel()
 
     async def _max_wait(self, call_id: str) -> None:
+        """The call waited its maximum: it leaves, unless an agent's phone rings for
+        it right now (or Redis is away): then look again in a second, so that a
+        caller whose offer fails still leaves at the limit."""
+        again = False
         try:
             res = await self._run("dequeue", call_id, "1")
-            if res["was"] == "offered":  # ringing an agent now: look again shortly
-                self._exit_timers[call_id] = self.clock.call_later(
-                    1.0, lambda: self._spawn_max_wait(call_id))
-            elif res["was"] == "waiting" and self.on_exit is not None:  # not "callback"
+            again = res["was"] == "offered"
+            if res["was"] == "waiting" and self.on_exit is not None:  # not "callback"
                 await self.on_exit(call_id, "max_wait")
         except Exception:
-            logger.exception("call %s: max-wait exit failed", call_id)
+            logger.exception("call %s: max-wait exit failed; trying again", call_id)
+            again = True
+        if again and not self._stopping:
+            self._exit_timers[call_id] = self.clock.call_later(
+                1.0, lambda: self._spawn_max_wait(call_id))
