@@ -322,13 +322,7 @@ class World:
         ch.cancel_timers()
         up = ch.answered and ch.tech == "PJSIP"
         self._hangup_request(ch, how, up, cause)
-        if ch.control is not None:
-            ch.control.closed = True      # the failing prompt must not start the next one
-        self.media.channel_gone(ch)
-        if ch.control is not None:
-            ch.control.close()
-        if ch.bridge is not None:
-            self.bridging.leave(ch, ch.bridge)
+        self._release_media(ch)
         for snoop in list(ch.snoops):
             self._snoop_end(snoop)
         if ch.kind == "originate" and not ch.in_stasis:
@@ -418,6 +412,11 @@ class World:
         if not ch.alive:
             return
         ch.cancel_timers()
+        self._release_media(ch)
+        self._forget(ch, 16)
+
+    def _release_media(self, ch: Channel) -> None:
+        """A channel going away: its prompts fail, its queue closes, it leaves its bridge."""
         if ch.control is not None:
             ch.control.closed = True      # the failing prompt must not start the next one
         self.media.channel_gone(ch)
@@ -425,7 +424,6 @@ class World:
             ch.control.close()
         if ch.bridge is not None:
             self.bridging.leave(ch, ch.bridge)
-        self._forget(ch, 16)
 
     def _forget(self, ch: Channel, cause: int) -> None:
         ch.phase = "gone"
