@@ -446,9 +446,9 @@ class Router:
         lapsed. A node that never started (tests, tools) is not judged."""
         if not owner or owner == self.node_id:
             return False
-        if not await self.redis.hexists(self.keys.nodes, owner):
-            return False
-        return not await self.redis.exists(self.keys.node(owner))
+        if await self.redis.exists(self.keys.node(owner)):
+            return False  # alive: the usual case costs one round trip
+        return bool(await self.redis.hexists(self.keys.nodes, owner))
 
     async def _deliver(self, offer: Offer) -> None:
         if offer.owner == self.node_id:
