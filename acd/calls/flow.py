@@ -532,9 +532,8 @@ class CallFlow:
         wait: float | None = None
         try:
             if cfg.get("position") or cfg.get("wait_time"):
-                position = await self.d.router.position(call.rid)
-            if cfg.get("wait_time") and position is not None:
-                wait = await self.d.router.expected_wait(call.rid)
+                position, wait = await self.d.router.standing(
+                    call.rid, with_wait=bool(cfg.get("wait_time")))
         except Exception:
             logger.exception("call %s: position lookup failed; announcing without it",
                              call.call_id)

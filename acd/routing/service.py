@@ -210,14 +210,29 @@ class Router:
 
     async def position(self, call_id: str) -> int | None:
         """1-based place of a waiting call in its queue; None when it is not waiting."""
+        return (await self.standing(call_id, with_wait=False))[0]
+
+    async def standing(self, call_id: str, *, with_wait: bool = True
+                       ) -> tuple[int | None, float | None]:
+        """A waiting caller's place (1-based) and, with `with_wait`, the seconds they
+        are likely to wait still, from recent handle times and the agents working the
+        queue; None for what is unknown (not waiting, nothing to go on)."""
         raw = await self.redis.hget(self.keys.calls, call_id)
         if raw is None:
-            return None
+            return None, None
         rec = json.loads(raw)
         if rec.get("st") != "waiting":
-            return None
+            return None, 0.0 if with_wait else None
         rank: Any = await self.redis.zrank(self.keys.queue(rec["q"]), call_id)
-        return None if rank is None else int(rank) + 1
+        if rank is None:
+            return None, 0.0 if with_wait else None
+        pos = int(rank) + 1
+        if not with_wait:
+            return pos, None
+        q = self.queue_def(rec["q"])
+        aht = await self.redis.hget(self.keys.stats, f"{q.name}:aht")
+        return pos, policy.expected_wait(pos, float(aht) if aht else None,
+                                         await self._working(q))
 
     async def staffed(self, queue: str) -> int:
         """Agents logged in (in any state) who could take the queue's calls."""
@@ -252,16 +267,9 @@ class Router:
         return int(await self.redis.zcard(self.keys.queue(queue)))
 
     async def expected_wait(self, call_id: str) -> float | None:
-        """Seconds the call is likely to wait still, from recent handle times and the
-        agents logged in for its queue; None when there is nothing to go on."""
-        raw = await self.redis.hget(self.keys.calls, call_id)
-        pos = await self.position(call_id)
-        if raw is None or pos is None:
-            return None if raw is None else 0.0
-        q = self.queue_def(json.loads(raw)["q"])
-        aht = await self.redis.hget(self.keys.stats, f"{q.name}:aht")
-        return policy.expected_wait(pos, float(aht) if aht else None,
-                                    await self._working(q))
+        """Seconds the call is likely to wait still (see `standing`); 0 when it is
+        no longer waiting, None when unknown."""
+        return (await self.standing(call_id))[1]
 
     async def _working(self, q: QueueDef) -> int:
         """Agents working the queue now (logged in, not on break). Every waiting
