@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -107,16 +108,14 @@ class App:
         # After an outage the pool still holds connections the server closed: a
         # command on one is retried on a fresh connection (redis-py's Retry) rather
         # than failing a caller's step. Routing's scripts are safe to replay.
+        retrying: dict[str, Any] = {
+            "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError]}
         if s.redis_cluster:  # the other nodes are found from redis_url's
-            self.redis = RedisCluster.from_url(
-                s.redis_url, decode_responses=True,
-                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
-                retry_on_error=[RedisConnectionError, RedisTimeoutError])
+            self.redis = RedisCluster.from_url(s.redis_url, decode_responses=True, **retrying)
         else:
             pool = aioredis.BlockingConnectionPool.from_url(
-                s.redis_url, decode_responses=True, max_connections=64, timeout=10,
-                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
-                retry_on_error=[RedisConnectionError, RedisTimeoutError])
+                s.redis_url, decode_responses=True, max_connections=64, timeout=10, **retrying)
             self.redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
         dsn = s.pg_dsn.get_secret_value()
         await ensure_database(dsn)
