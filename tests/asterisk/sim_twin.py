@@ -21,9 +21,9 @@ import pytest
 from acd.clock import Clock
 from acd.sim.server import Simulator
 from tests.asterisk.acd_runner import DEFAULT_ENDPOINTS, AcdRun, acd_settings, running_acd
+from tests.asterisk.conftest import TRACES
 
 SPEED = 5.0     # fast, yet timer jitter stays far below the gaps between events
-TRACES = Path(__file__).resolve().parent / "traces"
 
 
 def trace_path(scenario: str) -> Path:

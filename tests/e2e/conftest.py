@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from acd.app import App
+from acd.calls.call import Call
 from acd.clock import Clock
 from acd.config import Settings
 from acd.sim.server import Simulator
@@ -68,6 +69,16 @@ class Harness(AcdChecks):
         def on_end(call: Any) -> None:
             self.ended[call.channel_id] = call.call_id
         app.calls.on_call_ended = on_end
+
+    def call_on(self, channel_id: str) -> Call | None:
+        """The live call acd holds for a channel, if any."""
+        assert self.app.calls is not None
+        return self.app.calls.calls.get(self.app.calls._by_channel.get(channel_id, ""))
+
+    def live(self, channel_id: str) -> Call:
+        call = self.call_on(channel_id)
+        assert call is not None, f"no live call on {channel_id}"
+        return call
 
     def live_calls(self) -> int:
         assert self.app.calls is not None

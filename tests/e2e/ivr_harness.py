@@ -131,27 +131,16 @@ class IvrHarness(Harness):
         call_id = await self.finished(channel_id)
         return self.snapshots[channel_id], await self.call(call_id)
 
-    def live(self, channel_id: str) -> Call:
-        assert self.app.calls is not None
-        call_id = self.app.calls._by_channel.get(channel_id)
-        call = self.app.calls.calls.get(call_id or "")
-        assert call is not None, f"no live call on {channel_id}"
-        return call
-
     async def wait_node(self, channel_id: str, node: str, timeout: float = 15.0) -> None:
         def there() -> bool:
-            assert self.app.calls is not None
-            call_id = self.app.calls._by_channel.get(channel_id)
-            call = self.app.calls.calls.get(call_id or "")
+            call = self.call_on(channel_id)
             return call is not None and call.ivr is not None and call.ivr.node == node
         await self.wait_for(there, f"the call on {channel_id} to reach node {node}", timeout)
 
     async def wait_path(self, channel_id: str, *nodes: str, timeout: float = 15.0) -> None:
         """Wait until the live call's path ends with `nodes`."""
         def there() -> bool:
-            assert self.app.calls is not None
-            call_id = self.app.calls._by_channel.get(channel_id)
-            call = self.app.calls.calls.get(call_id or "")
+            call = self.call_on(channel_id)
             return (call is not None and call.ivr is not None
                     and tuple(call.ivr.path[-len(nodes):]) == nodes)
         await self.wait_for(there, f"the call on {channel_id} to go through {nodes}", timeout)

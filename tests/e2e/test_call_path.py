@@ -232,13 +232,12 @@ async def test_an_answer_to_a_stale_offer_never_connects(harness: Harness) -> No
     await h.app.agents.set_break("a2", "meeting")
     h.sim.set_endpoint("PJSIP", "agent100", "answer", answer_after=2.0)
     ch = h.sim.place_call("+15551013", "100", dtmf=PRESS_SALES)
-    calls = h.app.calls
 
     def ringing() -> bool:
-        call = calls.calls.get(calls._by_channel.get(ch, ""))
+        call = h.call_on(ch)
         return call is not None and bool(call.live_legs())
     await h.wait_for(ringing, "a1's phone to ring")
-    call = calls.calls[calls._by_channel[ch]]
+    call = h.live(ch)
     (leg,) = call.live_legs()
     # What the reaper does to an expired reservation, done now.
     await h.app.router.offer_failed(leg.offer, "error")
@@ -283,9 +282,9 @@ async def test_a_restarted_acd_keeps_a_connected_call_talking(harness: Harness) 
         h.app = app
         assert app.calls is not None
         h.watch(app)
-        await h.wait_for(lambda: ch in app.calls._by_channel if app.calls else False,
+        await h.wait_for(lambda: h.call_on(ch) is not None,
                          "the new acd to take the call back")
-        call = app.calls.calls[app.calls._by_channel[ch]]
+        call = h.live(ch)
         assert call.connected_leg is not None and call.connected_leg.agent_id == "a1"
         # Its agent stays on call past the on-call deadline: the new node renews it.
         await h.clock.sleep(app.settings.routing.on_call_ttl + 5.0)

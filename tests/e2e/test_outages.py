@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.e2e.conftest import Harness, e2e_settings, running_harness
 from tests.store.proxy import TcpProxy
@@ -44,12 +45,19 @@ async def outage(redis_prefix: str, redis_client: Any, pg_dsn: str,
 async def test_caller_reaching_the_queue_while_redis_is_down_goes_to_the_dialplan(
         outage: Outage) -> None:
     h = outage
+    h.sim.world.dialplan_linger = 600.0  # the dialplan's fallback keeps the caller
     await h.proxy.down()
     ch = h.sim.place_call("+15556001", "100", dtmf=PRESS_SALES)
     call_id = await h.finished(ch)
     row = await h.call(call_id)
-    # Not left in silence on hold: handed back to the dialplan's fallback.
     assert row["outcome"] == "failed"
+
+    # Not left in silence on hold: handed back to the dialplan, music stopped.
+    def in_dialplan() -> bool:
+        return any(c["id"] == ch and c["phase"] == "dialplan" and not c["in_stasis"]
+                   and not c["moh"] for c in h.sim.state()["channels"])
+    assert in_dialplan()
+    h.sim.remote_hangup(ch)
     await h.proxy.up()
     await h.assert_clean()
 
@@ -69,7 +77,7 @@ async def test_waiting_caller_survives_a_redis_outage_and_is_answered_after(
     await h.wait_for(waiting, "the caller to wait in sales")
     await h.proxy.down()
     await h.clock.sleep(10.0)  # a few router ticks fail meanwhile
-    assert ch in h.app.calls._by_channel if h.app.calls else False
+    assert h.call_on(ch) is not None, "acd still holds the caller"
     assert any(c["id"] == ch and c["moh"] for c in h.sim.state()["channels"]), \
         "the caller still hears music"
     await h.proxy.up()
@@ -78,7 +86,7 @@ async def test_waiting_caller_survives_a_redis_outage_and_is_answered_after(
         try:
             await h.app.agents.available("a1")  # type: ignore[union-attr]
             return True
-        except Exception:
+        except RedisConnectionError:
             return False  # the pool is still reconnecting
     await h.wait_for(agent_back, "a1 to be made available once Redis is back")
     await h.wait_agent("a1", "on_call")

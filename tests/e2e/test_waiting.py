@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from acd.calls.call import Call
 from tests.e2e.conftest import Harness
 from tests.e2e.ivr_harness import EventTap
 
@@ -50,14 +49,6 @@ def test_positions_heard(prompts: list[str], heard: list[int]) -> None:
     assert positions_heard(prompts) == heard
 
 
-def live_call(h: Harness, channel_id: str) -> Call:
-    assert h.app.calls is not None
-    call_id = h.app.calls._by_channel.get(channel_id)
-    call = h.app.calls.calls.get(call_id or "")
-    assert call is not None, f"no live call on {channel_id}"
-    return call
-
-
 async def wait_waiting(h: Harness, n: int) -> None:
     assert h.app.router is not None
     router = h.app.router
@@ -86,7 +77,7 @@ async def test_position_announcements_follow_the_queue(harness: Harness,
     # The head of the queue is answered: everybody behind moves up one place.
     await h.app.agents.available("a1")
     await h.wait_agent("a1", "on_call")
-    assert live_call(h, first).connected_leg is not None
+    assert h.live(first).connected_leg is not None
     await h.wait_for(lambda: positions_heard(tap.prompts(third))[-1:] == [2],
                      "the third caller to hear position 2")
     await h.wait_for(lambda: positions_heard(tap.prompts(second))[-1:] == [1],
@@ -166,8 +157,8 @@ async def test_callback_keeps_the_callers_place(harness: Harness, tap: EventTap)
     await wait_waiting(h, 1)
     second = h.sim.place_call("+15554002", WAITING)
     await wait_waiting(h, 2)
-    first_id = live_call(h, first).call_id
-    second_id = live_call(h, second).call_id
+    first_id = h.live(first).call_id
+    second_id = h.live(second).call_id
 
     # The first caller asks to be called back, hears so, and is hung up.
     await h.wait_for(lambda: "sound:acd-callback-offer" in tap.prompts(first),
@@ -184,7 +175,7 @@ async def test_callback_keeps_the_callers_place(harness: Harness, tap: EventTap)
     await wait_waiting(h, 3)
     assert await router.position(first_id) == 1
     assert await router.position(second_id) == 2
-    assert await router.position(live_call(h, third).call_id) == 3
+    assert await router.position(h.live(third).call_id) == 3
 
     # An agent frees up: acd calls the first caller back, then rings the agent.
     h.sim.set_endpoint("PJSIP", "+15554001@caller-trunk", "answer", answer_after=2.0)
@@ -233,7 +224,7 @@ async def test_unanswered_callback_is_retried_then_given_up(harness: Harness,
     # and serves the caller behind while the callback waits for its retry.
     await h.app.agents.available("a1")
     await h.wait_agent("a1", "on_call", timeout=30)
-    assert live_call(h, second).connected_leg is not None
+    assert h.live(second).connected_leg is not None
     assert (await h.app.agents.get("a1")).missed_in_row == 0
     rows = await h.pg.fetch("SELECT * FROM calls WHERE callback_of=$1", first_id)
     assert [r["outcome"] for r in rows] == ["no_answer"]
