@@ -162,9 +162,14 @@ class App:
 
         # Routing gives a waiting call back (maximum wait, queue left unstaffed);
         # the call room takes the caller on to the IVR's exit.
+        async def on_revived() -> None:
+            assert self.calls is not None
+            self.calls.requeue_waiting()
+
         self.router = Router(self.redis, prefix=s.redis_prefix, node_id=self.node_id,
                              clock=clock, queues=queue_defs, agents=self.agents,
-                             settings=routing, on_offer=on_offer, on_exit=on_exit)
+                             settings=routing, on_offer=on_offer, on_exit=on_exit,
+                             on_revived=on_revived)
         self.ari = AriClient(ari_cfg)
         await self.ari.start()
         self.calls = CallService(CallDeps(

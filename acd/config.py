@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from acd.errors import ConfigError
 from acd.routing.model import QueueDef, RoutingSettings
@@ -73,6 +73,9 @@ class WriterSettings(_Model):
     spool_dir: str = "var/spool"
 
 
+CALLBACK_MARGIN_S = 5.0
+
+
 class CallbackSettings(_Model):
     """How acd calls back a caller who pressed the callback key in a queue.
 
@@ -107,6 +110,19 @@ class Settings(_Model):
     writer: WriterSettings = Field(default_factory=WriterSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+
+    @model_validator(mode="after")
+    def _callback_fits_the_reservation(self) -> Settings:
+        # While acd rings a caller back the agent is only reserved: the reservation
+        # must outlast the ring, with time left to ring the agent.
+        need = self.callbacks.ring_timeout + CALLBACK_MARGIN_S
+        if need > self.routing.reservation_ttl:
+            raise ValueError(
+                f"callbacks.ring_timeout ({self.callbacks.ring_timeout:g} s) must be at "
+                f"least {CALLBACK_MARGIN_S:g} s shorter than routing.reservation_ttl "
+                f"({self.routing.reservation_ttl:g} s): the agent stays reserved while "
+                "acd rings the caller back")
+        return self
     queues: list[QueueDef] = Field(default_factory=list)
     agents: list[AgentSettings] = Field(default_factory=list)
 

@@ -194,6 +194,7 @@ class CallFlow:
         await self._start_moh(call)
         req = records.queue_request(call, queue, skills, priority, chain, preferred_agent,
                                     max_wait)
+        call.extra["queue_request"] = req  # to queue it again as it was (_requeue)
         try:
             result = await self.d.router.enqueue(req)
         except Exception:
@@ -211,10 +212,16 @@ class CallFlow:
         self._schedule_announcement(call, first=True)
 
     async def _requeue(self, call: Call) -> None:
-        """A call re-adopted after a restart, that was waiting for an agent."""
-        await self._start_moh(call)
+        """A waiting call to put back in routing with its original enqueue time: one
+        re-adopted after a restart, or one of this node's while other nodes took it
+        for dead. Routing keeps a place it still holds."""
+        if call.phase is not Phase.QUEUED or call.caller_gone:
+            return
+        if not call.moh_on:
+            await self._start_moh(call)
         assert call.queue is not None and call.enqueued_ms is not None
-        req = records.queue_request(call, call.queue, {}, 0, None, None)
+        req = call.extra.get("queue_request") or records.queue_request(
+            call, call.queue, {}, 0, None, None)
         try:
             await self.d.router.adopt(req)
         except Exception:

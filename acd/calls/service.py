@@ -18,7 +18,7 @@ from acd.ari.errors import AriError
 from acd.calls.call import Call, Phase
 from acd.calls.flow import CallDeps, CallFlow
 from acd.calls.lane import Lane
-from acd.calls.messages import LeftQueue, OfferMsg, Reap, Start, StartCallback
+from acd.calls.messages import LeftQueue, OfferMsg, Reap, Requeue, Start, StartCallback
 from acd.routing.model import Offer
 
 logger = logging.getLogger(__name__)
@@ -186,6 +186,13 @@ class CallService:
         self.bind_routing(call)
         self.calls_started += 1
         self.post(call, StartCallback(offer))
+
+    def requeue_waiting(self) -> None:
+        """Put every caller this node holds as waiting back in routing (kept places
+        stay; lost ones come back with their original enqueue time)."""
+        for call in list(self.calls.values()):
+            if call.phase is Phase.QUEUED:
+                self.post(call, Requeue())
 
     def on_queue_exit(self, call_id: str, reason: str) -> None:
         """Routing gave a waiting call back (its queue has nobody logged in)."""

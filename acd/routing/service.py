@@ -68,7 +68,8 @@ class Router:
 
     def __init__(self, redis: RedisClient, *, prefix: str, node_id: str, clock: Clock,
                  queues: list[QueueDef], agents: AgentService, settings: RoutingSettings,
-                 on_offer: OnOffer, on_exit: OnExit | None = None) -> None:
+                 on_offer: OnOffer, on_exit: OnExit | None = None,
+                 on_revived: Callable[[], Awaitable[None]] | None = None) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self.node_id = node_id
@@ -78,6 +79,8 @@ class Router:
         self.settings = settings
         self.on_offer = on_offer
         self.on_exit = on_exit
+        self.on_revived = on_revived
+        self._beating = False  # a heartbeat was written since start()
         skills = set(agents.skills())
         for q in queues:
             skills.update(q.skills)
@@ -107,6 +110,7 @@ class Router:
     async def start(self) -> None:
         """Start the tick (reaper + sweep), the inbox reader and the kick listener."""
         self._stopping = False
+        self._beating = False
         await self.redis.hsetnx(self.keys.nodes, self.node_id, self.clock.ms())
         await self._heartbeat()
         self._tasks = [
@@ -303,11 +307,13 @@ class Router:
     async def offer_answered(self, offer: Offer) -> bool:
         """The agent answered: on call; the other ring-all agents are released.
         False when the offer was no longer current (then do not bridge)."""
+        # Renewed from now on, even should the reply be lost: renewing a pair that
+        # is not on call comes back as gone and costs nothing.
+        self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
         res = await self._run("offer_answered", offer.call_id, offer.reservation_id,
                               offer.agent_id)
-        if res["connected"]:
-            self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
-        else:
+        if not res["connected"]:
+            self._forget_connected(offer)
             logger.warning("call %s: answer by agent %s came for a stale offer %s",
                            offer.call_id, offer.agent_id, offer.reservation_id)
         return bool(res["connected"])
@@ -443,11 +449,27 @@ class Router:
         res = await self.scripts.run(name, self.clock.ms(), *args)
         self.agents.emit(res["changes"], int(res["now"]))
         for d in res["offers"]:
-            await self._deliver(offer_of(d))
+            offer = offer_of(d)
+            try:
+                await self._deliver(offer)
+            except Exception:
+                # The operation itself is done; an offer that did not get through
+                # comes back when its reservation expires (the reaper).
+                logger.exception("call %s: offer to %s not delivered; its reservation "
+                                 "will expire", offer.call_id, offer.agent_id)
         return res
 
     async def _heartbeat(self) -> None:
-        await self.redis.set(self.keys.node(self.node_id), "1", px=NODE_TTL_MS)
+        """Say this node is alive. Should the previous beat have lapsed (Redis away,
+        a stalled loop), other nodes may have taken this node for dead and released
+        its waiting calls: `on_revived` lets the call room queue them again."""
+        was = await self.redis.set(self.keys.node(self.node_id), "1", px=NODE_TTL_MS,
+                                   get=True)
+        if was is None and self._beating and self.on_revived is not None:
+            logger.warning("router %s: its heartbeat had lapsed; queueing its calls again",
+                           self.node_id)
+            await self.on_revived()
+        self._beating = True
 
     async def _owner_dead(self, owner: str) -> bool:
         """A node that routed once (it registered at start) and whose heartbeat has

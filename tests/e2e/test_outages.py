@@ -110,3 +110,36 @@ async def test_agent_is_freed_when_the_end_of_a_call_could_not_be_recorded(
     # Nobody renews the call any more: the on-call deadline frees the agent.
     await h.wait_agent("a1", "available", timeout=30)
     await h.assert_clean()
+
+
+async def test_callers_released_while_acd_was_taken_for_dead_are_queued_again(
+        outage: Outage) -> None:
+    """Another node took this one for dead (its heartbeat lapsed) and released its
+    waiting caller from routing; once this node beats again it queues the caller
+    again, in the same place, and the call is answered."""
+    h = outage
+    assert h.app.agents is not None and h.app.router is not None
+    router = h.app.router
+    for agent in ("a1", "a2"):
+        await h.app.agents.set_break(agent, "meeting")
+    ch = h.sim.place_call("+15556004", "100", dtmf=PRESS_SALES)
+
+    async def waiting() -> bool:
+        return await router.waiting("sales") == 1
+    await h.wait_for(waiting, "the caller to wait in sales")
+    call = h.live(ch)
+    enqueued = call.enqueued_ms
+    # What a live node does with a dead node's call, and the lapse it saw.
+    await router.redis.delete(router.keys.node(router.node_id))
+    assert (await router.dequeue(call.rid)).was == "waiting"
+
+    await h.wait_for(waiting, "the caller to be queued again")
+    assert h.live(ch) is call and call.enqueued_ms == enqueued
+    await h.app.agents.available("a1")
+    await h.wait_agent("a1", "on_call")
+    h.sim.remote_hangup(ch)
+    call_id = await h.finished(ch)
+    row = await h.call(call_id)
+    assert (row["outcome"], row["agent_id"]) == ("answered", "a1")
+    await h.wait_agent("a1", "available")
+    await h.assert_clean()

@@ -3,13 +3,14 @@ and offers for its other calls are not left in an inbox nobody reads."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from acd.agents.model import AgentDef
 from acd.clock import Clock
 from acd.routing.model import QueueDef, QueueRequest
 from acd.routing.service import Router
-from tests.routing.conftest import NodeFactory
+from tests.routing.conftest import NodeFactory, wait_until
 
 AGENTS = [AgentDef(id="x", endpoint="PJSIP/x", skills={"s": 1})]
 QUEUE = QueueDef(name="q", skills={"s": 1})
@@ -75,3 +76,21 @@ async def test_start_registers_the_node_and_its_heartbeat(make_node: NodeFactory
     redis, keys = a.router.redis, a.router.keys
     assert await redis.hexists(keys.nodes, "a")
     assert 0 < int(await redis.pttl(keys.node("a"))) <= 30_000
+
+
+async def test_a_node_taken_for_dead_says_so_once_it_beats_again(
+        make_node: NodeFactory) -> None:
+    a = await make_node("a", agents=AGENTS, queues=[QUEUE], start=True)
+    revived: list[bool] = []
+
+    async def on_revived() -> None:
+        revived.append(True)
+    a.router.on_revived = on_revived
+    await asyncio.sleep(0.05)
+    assert revived == []  # its own start is no revival
+    await a.router.redis.delete(a.router.keys.node("a"))  # the beat lapsed
+
+    async def told() -> bool:
+        return revived == [True]
+    await wait_until(told, "the node to notice its lapsed heartbeat")
+    assert await a.router.redis.exists(a.router.keys.node("a"))
