@@ -11,6 +11,13 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v pg_ctlcluster >/dev
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server postgresql >/dev/null
 fi
 
+# The web pages are tested in Debian's Chromium, driven by Playwright (no browser download).
+if ! [ -x /usr/bin/chromium ]; then
+    echo "setup: installing Chromium from Debian packages (browser tests)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     echo "setup: starting Redis on 127.0.0.1:6379"
     as_root mkdir -p /var/lib/redis /var/log/redis
