@@ -107,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     tr = ivr_sub.add_parser("try", help="run a flow on the simulator from the terminal")
     tr.add_argument("flow")
     tr.add_argument("--caller", default="+15550100")
+    tr.add_argument("--record", action="store_true",
+                    help="write the call's rows to PostgreSQL (default: none)")
+    tr.add_argument("--config", type=Path, default=None)
+    tr.add_argument("--speed", type=float, default=1.0, help="simulated clock speed")
     return p
 
 
@@ -161,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
                 return ivr_cli.graph_cmd(args.flow, args.format)
             from acd.ivr_try import try_flow
 
-            return asyncio.run(try_flow(Path(args.flow), args.caller))
+            return asyncio.run(try_flow(Path(args.flow), args.caller, record=args.record,
+                                        config=args.config, speed=args.speed))
     except AcdError as exc:
         print(f"acd: {exc.message}", file=sys.stderr)
         return 2

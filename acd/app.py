@@ -28,13 +28,15 @@ from acd.ari.stream import EventStream
 from acd.calls.flow import CallDeps
 from acd.calls.service import CallService
 from acd.clock import Clock
-from acd.config import Settings
+from acd.config import Settings, api_base_url
+from acd.ivr.flow_settings import settings_from_env
 from acd.ivr.registry import FlowRegistry
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer
 from acd.routing.service import Router
 from acd.sim.server import Simulator
 from acd.store.migrate import migrate
+from acd.store.null_writer import NullWriter
 from acd.store.rows import AgentStateRow
 from acd.store.writer import RowWriter
 
@@ -70,6 +72,8 @@ class App:
     clock: Clock | None = None
     simulator: Simulator | None = None
     start_api: bool = True
+    # False: no PostgreSQL at all, rows are dropped (`acd ivr try` without --record).
+    record: bool = True
     node_id: str = ""
     # Built at start:
     redis: RedisClient | None = None
@@ -118,18 +122,23 @@ class App:
                 s.redis_url, decode_responses=True, max_connections=64, timeout=10, **retrying)
             self.redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
         dsn = s.pg_dsn.get_secret_value()
-        await ensure_database(dsn)
-        conn = await asyncpg.connect(dsn)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-        self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
-                                flush_interval=s.writer.flush_interval,
-                                spool_dir=Path(s.writer.spool_dir))
+        if self.record:
+            await ensure_database(dsn)
+            conn = await asyncpg.connect(dsn)
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
+            self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
+                                    flush_interval=s.writer.flush_interval,
+                                    spool_dir=Path(s.writer.spool_dir))
+        else:
+            self.writer = NullWriter()
         await self.writer.start()
 
-        self.flows = FlowRegistry(Path(s.flows), settings=s.flow_settings or None)
+        # Flow settings: acd's own API address, then the file's, then ACD_FLOW_*.
+        self.flows = FlowRegistry(Path(s.flows), settings={
+            "api_url": api_base_url(s), **s.flow_settings, **settings_from_env()})
         self.flows.load()
         for err in self.flows.errors:
             logger.error("IVR flow refused: %s", err)

@@ -151,6 +151,17 @@ ENV_MAP: dict[str, str] = {
 }
 
 
+def api_base_url(settings: Settings) -> str:
+    """Where acd's own REST API answers, from api.host / api.port (a wildcard bind
+    address is reached on loopback)."""
+    host = settings.api.host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.api.port}"
+
+
 def _set_path(data: dict[str, Any], dotted: str, value: str) -> None:
     parts = dotted.split(".")
     node = data
