@@ -19,6 +19,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from acd import startup
 from acd.agents.model import AgentDef
 from acd.agents.service import AgentService, AgentStateChange
 from acd.api.app import make_api
@@ -95,12 +96,16 @@ class App:
         self.clock = self.clock or Clock(s.clock_speed)
         self.node_id = self.node_id or s.resolved_node_id()
         ari_cfg = self._ari_config()
+        startup.check_ari_password(s.ari.url, ari_cfg.password,
+                                   s.ari.simulated or self.simulator is not None)
         if s.ari.simulated and self.simulator is None:
             self.simulator = Simulator(
                 self.clock, user=s.ari.user,
                 password=s.ari.password.get_secret_value() if s.ari.password else None,
             )
-            port = await self.simulator.start(s.sim.host, s.sim.port)
+            port = await startup.listening(
+                "the ARI simulator", s.sim.host, s.sim.port, "sim.host/sim.port, ACD_SIM_PORT",
+                self.simulator.start(s.sim.host, s.sim.port))
             self.own_simulator = True
             ari_cfg = AriConfig(url=f"http://{s.sim.host}:{port}", app=s.ari.app,
                                 user=ari_cfg.user, password=ari_cfg.password,
@@ -121,12 +126,13 @@ class App:
             pool = aioredis.BlockingConnectionPool.from_url(
                 s.redis_url, decode_responses=True, max_connections=64, timeout=10, **retrying)
             self.redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
+        await startup.reach_redis(self.redis, s.redis_url)
         dsn = s.pg_dsn.get_secret_value()
         if self.record:
-            await ensure_database(dsn)
-            conn = await asyncpg.connect(dsn)
+            await startup.reach_postgres(ensure_database(dsn), dsn)
+            conn = await startup.reach_postgres(asyncpg.connect(dsn, timeout=10), dsn)
             try:
-                await migrate(conn)
+                await startup.reach_postgres(migrate(conn), dsn)
             finally:
                 await conn.close()
             self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
@@ -220,8 +226,10 @@ class App:
         api = make_api(self)
         self.api_runner = web.AppRunner(api, access_log=None)
         await self.api_runner.setup()
-        site = web.TCPSite(self.api_runner, self.settings.api.host, self.settings.api.port)
-        await site.start()
+        host, port = self.settings.api.host, self.settings.api.port
+        site = web.TCPSite(self.api_runner, host, port)
+        await startup.listening("the REST API", host, port, "api.host/api.port, ACD_API_PORT",
+                                site.start())
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.api_port = sockets[0].getsockname()[1] if sockets else self.settings.api.port
