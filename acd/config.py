@@ -148,6 +148,7 @@ ENV_MAP: dict[str, str] = {
     "ACD_API_PORT": "api.port",
     "ACD_SIM_PORT": "sim.port",
     "ACD_SIM_DEMO": "sim.demo",
+    "ACD_SPOOL_DIR": "writer.spool_dir",
 }
 
 
