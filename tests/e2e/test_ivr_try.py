@@ -122,3 +122,24 @@ async def test_try_records_rows_only_when_asked(pg_dsn: str) -> None:
         await conn.close()
     assert [(r["queue"], r["outcome"]) for r in rows] == [("support", "answered")]
     assert await _try_keys(term.proc.pid) == []
+
+
+async def test_keys_of_a_killed_try_are_cleaned_and_a_live_ones_kept() -> None:
+    from acd.ivr_try import clean_keys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    mine = f"acd-try-{os.getpid()}-t{time.monotonic_ns() % 10**6}"
+    gone = f"acd-try-{dead.pid}-x1"
+    keys = [f"{{{mine}}}:agents", f"{mine}:list:vip", f"{{{gone}}}:agents", f"{gone}:list:vip"]
+    try:
+        for k in keys:
+            await client.set(k, "1")
+        assert await clean_keys(REDIS_URL) >= 2
+        assert [bool(await client.exists(k)) for k in keys] == [True, True, False, False]
+        assert await clean_keys(REDIS_URL, mine) == 2
+        assert [bool(await client.exists(k)) for k in keys[:2]] == [False, False]
+    finally:
+        await client.delete(*keys)
+        await client.aclose()
