@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import traceback
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -39,7 +40,11 @@ async def _run(config: Path | None, demo: bool | None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await app.start()
+    try:
+        await app.start()
+    except BaseException:
+        await app.stop()  # whatever did start (the simulator, clients) is closed again
+        raise
     demo_runner: Demo | None = None
     if app.own_simulator and settings.sim.demo:
         for _ in range(100):  # demo callers only once acd listens to the app
@@ -58,8 +63,18 @@ async def _run(config: Path | None, demo: bool | None) -> int:
     return 0
 
 
+def _api_base() -> str:
+    """acd's API: ACD_API_URL, else api.host/api.port of the configuration
+    (ACD_CONFIG, ACD_API_PORT...), as `acd run` listens."""
+    if os.environ.get("ACD_API_URL"):
+        return os.environ["ACD_API_URL"].rstrip("/")
+    from acd.config import api_base_url, load_settings
+
+    return api_base_url(load_settings())
+
+
 def _api(method: str, path: str, body: dict[str, object] | None = None) -> int:
-    base = os.environ.get("ACD_API_URL", "http://127.0.0.1:8080")
+    base = _api_base()
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(f"{base}{path}", data=data, method=method,
                                  headers={"Content-Type": "application/json"})
@@ -107,6 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     tr = ivr_sub.add_parser("try", help="run a flow on the simulator from the terminal")
     tr.add_argument("flow")
     tr.add_argument("--caller", default="+15550100")
+    tr.add_argument("--record", action="store_true",
+                    help="write the call's rows to PostgreSQL (default: none)")
+    tr.add_argument("--config", type=Path, default=None)
+    tr.add_argument("--speed", type=float, default=1.0, help="simulated clock speed")
     return p
 
 
@@ -161,12 +180,21 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
                 return ivr_cli.graph_cmd(args.flow, args.format)
             from acd.ivr_try import try_flow
 
-            return asyncio.run(try_flow(Path(args.flow), args.caller))
+            return asyncio.run(try_flow(Path(args.flow), args.caller, record=args.record,
+                                        config=args.config, speed=args.speed))
     except AcdError as exc:
+        if args.verbose:
+            traceback.print_exc()
         print(f"acd: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(f"acd: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              "(run `acd -v ...` for the traceback)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -19,6 +19,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from acd import startup
 from acd.agents.model import AgentDef
 from acd.agents.service import AgentService, AgentStateChange
 from acd.api.app import make_api
@@ -28,13 +29,15 @@ from acd.ari.stream import EventStream
 from acd.calls.flow import CallDeps
 from acd.calls.service import CallService
 from acd.clock import Clock
-from acd.config import Settings
+from acd.config import Settings, api_base_url
+from acd.ivr.flow_settings import settings_from_env
 from acd.ivr.registry import FlowRegistry
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer
 from acd.routing.service import Router
 from acd.sim.server import Simulator
 from acd.store.migrate import migrate
+from acd.store.null_writer import NullWriter
 from acd.store.rows import AgentStateRow
 from acd.store.writer import RowWriter
 
@@ -70,6 +73,8 @@ class App:
     clock: Clock | None = None
     simulator: Simulator | None = None
     start_api: bool = True
+    # False: no PostgreSQL at all, rows are dropped (`acd ivr try` without --record).
+    record: bool = True
     node_id: str = ""
     # Built at start:
     redis: RedisClient | None = None
@@ -91,12 +96,16 @@ class App:
         self.clock = self.clock or Clock(s.clock_speed)
         self.node_id = self.node_id or s.resolved_node_id()
         ari_cfg = self._ari_config()
+        startup.check_ari_password(s.ari.url, ari_cfg.password,
+                                   s.ari.simulated or self.simulator is not None)
         if s.ari.simulated and self.simulator is None:
             self.simulator = Simulator(
                 self.clock, user=s.ari.user,
                 password=s.ari.password.get_secret_value() if s.ari.password else None,
             )
-            port = await self.simulator.start(s.sim.host, s.sim.port)
+            port = await startup.listening(
+                "the ARI simulator", s.sim.host, s.sim.port, "sim.host/sim.port, ACD_SIM_PORT",
+                self.simulator.start(s.sim.host, s.sim.port))
             self.own_simulator = True
             ari_cfg = AriConfig(url=f"http://{s.sim.host}:{port}", app=s.ari.app,
                                 user=ari_cfg.user, password=ari_cfg.password,
@@ -117,19 +126,25 @@ class App:
             pool = aioredis.BlockingConnectionPool.from_url(
                 s.redis_url, decode_responses=True, max_connections=64, timeout=10, **retrying)
             self.redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
+        await startup.reach_redis(self.redis, s.redis_url)
         dsn = s.pg_dsn.get_secret_value()
-        await ensure_database(dsn)
-        conn = await asyncpg.connect(dsn)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-        self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
-                                flush_interval=s.writer.flush_interval,
-                                spool_dir=Path(s.writer.spool_dir))
+        if self.record:
+            await startup.reach_postgres(ensure_database(dsn), dsn)
+            conn = await startup.reach_postgres(asyncpg.connect(dsn, timeout=10), dsn)
+            try:
+                await startup.reach_postgres(migrate(conn), dsn)
+            finally:
+                await conn.close()
+            self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
+                                    flush_interval=s.writer.flush_interval,
+                                    spool_dir=Path(s.writer.spool_dir))
+        else:
+            self.writer = NullWriter()
         await self.writer.start()
 
-        self.flows = FlowRegistry(Path(s.flows), settings=s.flow_settings or None)
+        # Flow settings: acd's own API address, then the file's, then ACD_FLOW_*.
+        self.flows = FlowRegistry(Path(s.flows), settings={
+            "api_url": api_base_url(s), **s.flow_settings, **settings_from_env()})
         self.flows.load()
         for err in self.flows.errors:
             logger.error("IVR flow refused: %s", err)
@@ -211,8 +226,10 @@ class App:
         api = make_api(self)
         self.api_runner = web.AppRunner(api, access_log=None)
         await self.api_runner.setup()
-        site = web.TCPSite(self.api_runner, self.settings.api.host, self.settings.api.port)
-        await site.start()
+        host, port = self.settings.api.host, self.settings.api.port
+        site = web.TCPSite(self.api_runner, host, port)
+        await startup.listening("the REST API", host, port, "api.host/api.port, ACD_API_PORT",
+                                site.start())
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.api_port = sockets[0].getsockname()[1] if sockets else self.settings.api.port

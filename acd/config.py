@@ -148,7 +148,19 @@ ENV_MAP: dict[str, str] = {
     "ACD_API_PORT": "api.port",
     "ACD_SIM_PORT": "sim.port",
     "ACD_SIM_DEMO": "sim.demo",
+    "ACD_SPOOL_DIR": "writer.spool_dir",
 }
+
+
+def api_base_url(settings: Settings) -> str:
+    """Where acd's own REST API answers, from api.host / api.port (a wildcard bind
+    address is reached on loopback)."""
+    host = settings.api.host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.api.port}"
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: str) -> None:
@@ -168,8 +180,15 @@ def load_settings(
 ) -> Settings:
     """Read the YAML file (if any), then apply environment overrides."""
     env = os.environ if env is None else env
-    path = path or Path(env.get("ACD_CONFIG", str(DEFAULT_CONFIG)))
+    named = path is not None or bool(env.get("ACD_CONFIG"))
+    where = "--config" if path is not None else "ACD_CONFIG"
+    path = path or Path(env.get("ACD_CONFIG") or str(DEFAULT_CONFIG))
     data: dict[str, Any] = {}
+    if named and not path.is_file():
+        # A file the operator named must be there: starting on defaults instead (the
+        # simulator, the default database and prefix) would hide the mistake.
+        raise ConfigError(f"{path} ({where}): no such configuration file; fix the path or "
+                          "unset it to use config/acd.yaml", file=str(path))
     if path.exists():
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -183,6 +202,9 @@ def load_settings(
             _set_path(data, dotted, env[var])
     agents_file = env.get("ACD_AGENTS_FILE")
     if agents_file:
+        if not Path(agents_file).is_file():
+            raise ConfigError(f"{agents_file} (ACD_AGENTS_FILE): no such agents file",
+                              file=agents_file)
         agents = yaml.safe_load(Path(agents_file).read_text(encoding="utf-8"))
         data["agents"] = agents.get("agents", agents) if isinstance(agents, dict) else agents
     try:

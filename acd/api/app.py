@@ -6,7 +6,6 @@ Only this layer maps domain errors to HTTP status codes. Bodies of errors carry
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from acd.api.body import http_errors_middleware, json_object, reason_text
 from acd.api.demo import add_demo_routes
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
 
@@ -50,15 +50,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
+    return await json_object(request)  # bounded: size, depth, strings (acd.api.body)
 
 
 def _acd(request: web.Request) -> App:
@@ -111,11 +103,7 @@ async def agent_action(request: web.Request) -> web.Response:
     elif action == "available":
         await agents.available(agent_id)
     elif action == "break":
-        reason = body.get("reason")
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidRequest("a break needs a reason, e.g. {\"reason\": \"lunch\"}",
-                                 field="reason")
-        await agents.set_break(agent_id, reason.strip())
+        await agents.set_break(agent_id, reason_text(body.get("reason")))
     else:
         raise NotFound(f"unknown agent action {action!r}; use login, logout, available or break",
                        action=action)
@@ -197,7 +185,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def make_api(acd: App) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware])
+    app = web.Application(middlewares=[http_errors_middleware, errors_middleware])
     app[APP_KEY] = acd
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)

@@ -29,8 +29,7 @@ CONFIG = REPO / "config" / "asterisk"
 SIP_TEST = REPO / "sip_test"
 KIT_INSTALL = REPO.parent / "shared" / "asterisk" / "install.sh"
 
-ARI_USER = "acd"
-ARI_PASSWORD = "acd"  # what config/asterisk/ari.conf ships; the harness keeps it
+ARI_USER = "acd"  # the password is generated per instance (config/asterisk/make-secrets.sh)
 CALLER_IP = "127.0.0.2"
 BENCH_CALLER_IP = "127.0.0.3"
 PHONE_IPS = {"answer": "127.0.0.11", "noanswer": "127.0.0.12", "busy": "127.0.0.13"}
@@ -63,6 +62,13 @@ def ensure_installed() -> None:
     if shutil.which("asterisk") and shutil.which("sipp"):
         return
     subprocess.run([str(KIT_INSTALL)], check=True, capture_output=True, timeout=900)
+
+
+def ensure_prompts() -> None:
+    """Every prompt acd plays, as shipped (config/asterisk/make-prompts.sh; skips the
+    ones already there)."""
+    subprocess.run(["sh", str(CONFIG / "make-prompts.sh")], check=True, capture_output=True,
+                   timeout=600)
 
 
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
@@ -222,11 +228,17 @@ def _rewrite(path: Path, pattern: str, repl: str) -> None:
 
 def prepare(root: Path, http_port: int, sip_port: int,
             phones: dict[str, tuple[str, int]]) -> None:
-    """Copy config/asterisk/ into root/etc and change only paths, ports and phones."""
+    """Copy config/asterisk/ into root/etc and change only paths, ports and phones; the
+    secrets are made as an installation makes them (make-secrets.sh)."""
     _write_asterisk_conf(root)
     etc = root / "etc"
     for f in CONFIG.glob("*.conf"):
-        shutil.copy(f, etc / f.name)
+        if not f.name.endswith(("_secrets.conf", "_local.conf")):  # a developer's own
+            shutil.copy(f, etc / f.name)
+    subprocess.run(["sh", str(CONFIG / "make-secrets.sh"), str(etc)], check=True,
+                   capture_output=True, timeout=60,
+                   env={**os.environ, "ACD_SECRETS_ENV": str(root / "secrets.env"),
+                        "ACD_DOCKER_ENV": ""})
     _rewrite(etc / "http.conf", r"^bindport\s*=.*$", f"bindport = {http_port}")
     _rewrite(etc / "pjsip.conf", r"^bind\s*=\s*0\.0\.0\.0:5060\s*$", f"bind = 127.0.0.1:{sip_port}")
     lines = ["; written by tests/asterisk/harness.py: static contacts on SIPp phones"]
@@ -234,6 +246,14 @@ def prepare(root: Path, http_port: int, sip_port: int,
         ip, port = phones[agent_behaviour(n)]
         lines += [f"[agent{n}](+)", f"aor/contact = sip:agent{n}@{ip}:{port}"]
     (etc / "pjsip_wizard_local.conf").write_text("\n".join(lines) + "\n")
+
+
+def ari_password(root: Path) -> str:
+    """The ARI password make-secrets.sh generated for the instance in root."""
+    for line in (root / "secrets.env").read_text().splitlines():
+        if line.startswith("ACD_ARI_PASSWORD="):
+            return line.split("=", 1)[1]
+    raise RuntimeError(f"no ACD_ARI_PASSWORD in {root / 'secrets.env'}")
 
 
 def start_asterisk(root: Path) -> AsteriskInstance:
@@ -250,7 +270,7 @@ def start_asterisk(root: Path) -> AsteriskInstance:
     prepare(root, http_port, sip_port, phones)
     inst = AsteriskInstance(
         root=root, ari_url=f"http://127.0.0.1:{http_port}", user=ARI_USER,
-        password=ARI_PASSWORD, sip_host="127.0.0.1", sip_port=sip_port,
+        password=ari_password(root), sip_host="127.0.0.1", sip_port=sip_port,
         log_path=root / "log" / "messages.log", console_path=root / "console.log",
         phones=phones,
     )

@@ -111,12 +111,13 @@ H = TypeVar("H", bound=Harness)
 
 @asynccontextmanager
 async def running_harness(settings: Settings, *, cls: type[H] = Harness,  # type: ignore[assignment]
-                          phones: Mapping[str, Mapping[str, Any]] | None = None
-                          ) -> AsyncIterator[H]:
+                          phones: Mapping[str, Mapping[str, Any]] | None = None,
+                          api: bool = False) -> AsyncIterator[H]:
     """acd with `settings` on its own simulator (clock SPEED), with real Redis and
     PostgreSQL. Every agent's phone answers after 0.5 s unless `phones` (endpoint
     resource -> Simulator.set_endpoint keywords) says otherwise. Everything it
-    started is stopped afterwards, whatever acd the test left in `h.app`."""
+    started is stopped afterwards, whatever acd the test left in `h.app`. With
+    `api`, acd also serves its REST API (on `h.app.api_port`)."""
     clock = Clock(SPEED)
     sim = Simulator(clock, user="acd", password="acd-test-secret")
     port = await sim.start("127.0.0.1", 0)
@@ -127,7 +128,7 @@ async def running_harness(settings: Settings, *, cls: type[H] = Harness,  # type
             tech, _, resource = agent.endpoint.partition("/")
             how = (phones or {}).get(resource, {"behaviour": "answer", "answer_after": 0.5})
             sim.set_endpoint(tech, resource, **how)
-        app = App(settings, clock=clock, simulator=sim, start_api=False)
+        app = App(settings, clock=clock, simulator=sim, start_api=api)
         stack.push_async_callback(app.stop)
         await app.start()
         pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1,
