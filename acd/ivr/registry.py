@@ -11,13 +11,16 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
+from acd.ivr.catalog import FlowCatalog
 from acd.ivr.flow_settings import settings_from_env
 from acd.ivr.loader import check_flow, flow_files, read_sounds, settle
 from acd.ivr.model import Flow
 from acd.ivr.problems import FlowError, FlowWarning
+from acd.ivr.source import too_big
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +34,18 @@ class FlowRegistry:
         folder: str | Path,
         sounds: set[str] | None = None,
         settings: Mapping[str, str] | None = None,
+        catalog: FlowCatalog | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.sounds = sounds
         self.settings: dict[str, str] | None = dict(settings) if settings is not None else None
+        self.catalog = catalog
+        self._judged: dict[str, Judgement] = {}
+        self._lock: asyncio.Lock | None = None
         self.errors: list[FlowError] = []
         self.warnings: list[FlowWarning] = []
         self.loads = 0
         self._by_file: dict[str, Flow] = {}
-        self._text_digest: dict[str, str] = {}  # file -> digest of (text, settings) in force
         self._by_name: dict[str, Flow] = {}
         self._by_number: dict[str, Flow] = {}
         self._default: Flow | None = None
@@ -70,51 +76,92 @@ class FlowRegistry:
         return read_sounds(listed) if listed.is_file() else None
 
     def load(self) -> bool:
-        """(Re)load the folder. Returns True when every file loaded cleanly."""
+        """(Re)load the folder, here and now. Returns True when every file loaded cleanly."""
+        return self._apply(self._judge_files())
+
+    async def load_async(self) -> bool:
+        """`load`, with the reading and checking in a worker thread: the event loop
+        keeps serving calls while a file (however hostile) is judged."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            judged = await asyncio.to_thread(self._judge_files)
+            return self._apply(judged)
+
+    def _context(self) -> tuple[set[str] | None, dict[str, str], str]:
         sounds = self._sounds()
         overrides = self.settings if self.settings is not None else settings_from_env()
-        fingerprint = repr(sorted(overrides.items()))
-        candidates: dict[str, Flow] = {}
-        digests: dict[str, tuple[str, Flow]] = {}  # file -> (digest, the flow it gave)
-        errors: list[FlowError] = []
-        warnings: list[FlowWarning] = []
+        catalog = self.catalog.fingerprint() if self.catalog is not None else ""
+        fingerprint = repr((sorted(overrides.items()), sorted(sounds or ()), catalog))
+        return sounds, overrides, fingerprint
+
+    def _judge_files(self) -> dict[str, Judgement]:
+        """Each file judged on its own (never raises). A file whose bytes (and the
+        settings, sounds and configuration) are those of its last judgement is not
+        parsed again: a refused file costs nothing until it changes."""
+        sounds, overrides, fingerprint = self._context()
+        judged: dict[str, Judgement] = {}
         for path in flow_files(self.folder):
             file = str(path)
             try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                errors.append(FlowError(file, 1, 1, None, f"cannot read the file: {e}"))
-                self._keep_previous(file, candidates)
-                continue
-            previous = self._by_file.get(file)
-            digest = _digest(text + "\0" + fingerprint)
-            if previous is not None and self._text_digest.get(file) == digest:
-                candidates[file] = previous  # unchanged: same object, same version
-                digests[file] = (digest, previous)
-                continue
-            flow, errs, warns = check_flow(path, sounds, text=text, settings=overrides)
-            errors += errs
-            warnings += warns
-            if flow is not None:
-                candidates[file] = flow
-                digests[file] = (digest, flow)
+                judged[file] = self._judge(file, path, sounds, overrides, fingerprint)
+            except Exception as e:  # a file must never stop the others
+                logger.exception("judging flow file %s failed", file)
+                judged[file] = Judgement("", None, [FlowError(
+                    file, 1, 1, None, f"internal error while checking the file "
+                    f"({type(e).__name__}); the file is refused")], [])
+        return judged
+
+    def _judge(self, file: str, path: Path, sounds: set[str] | None,
+               overrides: Mapping[str, str], fingerprint: str) -> Judgement:
+        previous = self._judged.get(file)
+        try:
+            st = path.stat()
+            big = too_big(file, st.st_size)
+            if big is not None:  # refused on its size: never read
+                key = f"big:{st.st_size}:{st.st_mtime_ns}"
+                return previous if previous and previous.key == key else Judgement(
+                    key, None, [big], [])
+            raw = path.read_bytes()
+        except OSError as e:
+            return Judgement("", None, [FlowError(file, 1, 1, None,
+                                                  f"cannot read the file: {e}")], [])
+        key = _digest(raw + b"\0" + fingerprint.encode())
+        if previous is not None and previous.key == key:
+            return previous
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return Judgement(key, None, [FlowError(file, 1, 1, None,
+                                                   f"cannot read the file: {e}")], [])
+        flow, errors, warnings = check_flow(path, sounds, text=text, settings=overrides,
+                                            catalog=self.catalog)
+        return Judgement(key, flow, errors, warnings, fresh=True)
+
+    def _apply(self, judged: dict[str, Judgement]) -> bool:
+        candidates: dict[str, Flow] = {}
+        errors: list[FlowError] = []
+        warnings: list[FlowWarning] = []
+        for file, j in judged.items():
+            errors += j.errors
+            warnings += j.warnings
+            if j.flow is not None:
+                previous = self._by_file.get(file)
+                # Same text as the version in force: keep that very object (same version).
+                same = previous is not None and previous.digest == j.flow.digest
+                candidates[file] = previous if same and previous else j.flow
             else:
-                self._keep_previous(file, candidates)
+                self._keep_previous(file, candidates, fresh=j.fresh)
+        self._judged = {f: replace(j, fresh=False) for f, j in judged.items()}
         errors += self._settle(candidates)
-        # A file whose new text was refused keeps the digest of the version in force,
-        # so that the next load checks (and reports) the new text again.
-        self._text_digest = {
-            f: digests[f][0] if f in digests and digests[f][1] is flow
-            else self._text_digest.get(f, "")
-            for f, flow in candidates.items()
-        }
         self._commit(candidates, errors, warnings)
         return not errors
 
-    def _keep_previous(self, file: str, candidates: dict[str, Flow]) -> None:
+    def _keep_previous(self, file: str, candidates: dict[str, Flow], *, fresh: bool) -> None:
         previous = self._by_file.get(file)
         if previous is not None:
             candidates[file] = previous
+        if previous is not None and fresh:
             logger.warning("flow file refused, keeping version %s", previous.version,
                            extra={"file": file, "flow": previous.name})
 
@@ -143,13 +190,18 @@ class FlowRegistry:
         self._by_name = {f.name: f for f in flows.values()}
         self._by_number = {n: f for f in flows.values() for n in f.numbers}
         self._default = next((f for f in flows.values() if f.default), None)
+        before = {str(e) for e in self.errors}
         self.errors = errors
         self.warnings = warnings
         self.loads += 1
-        for e in errors:
-            logger.error("flow error: %s", e)
+        for e in errors:  # once each, not again at every later reload
+            if str(e) not in before:
+                logger.error("flow error: %s", e, extra={"file": e.file})
         for w in warnings:
             logger.warning("flow %s", w)
+        refused = sorted({e.file for e in errors})
+        if refused:
+            logger.warning("flow files refused: %s", ", ".join(refused))
         if changed:
             logger.info("flows loaded: %s", ", ".join(sorted(changed)))
 
@@ -169,7 +221,7 @@ class FlowRegistry:
             if not any(n.endswith((".yaml", ".yml")) or n == "sounds.txt" for n in names):
                 continue
             try:
-                self.load()
+                await self.load_async()
             except Exception:  # a reload must never kill the watcher
                 logger.exception("reloading flows failed")
                 continue
@@ -177,5 +229,16 @@ class FlowRegistry:
                 on_reload(self)
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One file's verdict, kept until its bytes (or what it is checked against) change."""
+
+    key: str
+    flow: Flow | None
+    errors: list[FlowError]
+    warnings: list[FlowWarning]
+    fresh: bool = False  # judged by this load (not taken from an earlier one)
