@@ -29,6 +29,7 @@ from acd.calls.flow import CallDeps
 from acd.calls.service import CallService
 from acd.clock import Clock
 from acd.config import Settings
+from acd.ivr.catalog import catalog_from_settings
 from acd.ivr.registry import FlowRegistry
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer
@@ -129,8 +130,10 @@ class App:
                                 spool_dir=Path(s.writer.spool_dir))
         await self.writer.start()
 
-        self.flows = FlowRegistry(Path(s.flows), settings=s.flow_settings or None)
-        self.flows.load()
+        catalog = catalog_from_settings(s)
+        self.flows = FlowRegistry(Path(s.flows), settings=s.flow_settings or None,
+                                  catalog=catalog)
+        await self.flows.load_async()
         for err in self.flows.errors:
             logger.error("IVR flow refused: %s", err)
         self._tasks.append(asyncio.create_task(self.flows.watch()))
@@ -176,7 +179,7 @@ class App:
             ari=self.ari, router=self.router, writer=self.writer, flows=self.flows,
             clock=clock, redis=self.redis, redis_prefix=s.redis_prefix,
             queues={q.name: q for q in queue_defs}, app=s.ari.app, moh_class=s.moh_class,
-            callbacks=s.callbacks,
+            callbacks=s.callbacks, http_policy=catalog.http,
         ))
         await self.router.start()
         for a in s.agents:

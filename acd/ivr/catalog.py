@@ -8,14 +8,15 @@ loads, with the file:line of the reference.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from acd.ivr.http_policy import HttpPolicy, check_url, make_policy
+from acd.ivr.http_policy import HttpPolicy, check_url, make_policy, parse_rule
 from acd.ivr.model import Flow, HttpNode, ListNode, QueueNode, ScheduleNode
 from acd.ivr.problems import FlowError, suggest
 from acd.ivr.strict import prompts_of
@@ -39,8 +40,23 @@ class IvrSettings(BaseModel):
     http_allow: list[str] = Field(default_factory=list)
     # Private networks that listed host names may resolve to (e.g. 10.0.0.0/8).
     http_private_networks: list[str] = Field(default_factory=list)
-    # Asterisk's sounds folder: when it is there, every `sound:` prompt must exist in it.
-    sounds_dir: str = "/var/lib/asterisk/sounds"
+    # Asterisk's sounds folder (e.g. /var/lib/asterisk/sounds): when set and visible,
+    # every `sound:` prompt must be installed there ("": not checked).
+    sounds_dir: str = ""
+
+    @field_validator("http_allow")
+    @classmethod
+    def _entries(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            parse_rule(entry, own_api=("127.0.0.1", 8080))  # ValueError: says which entry
+        return v
+
+    @field_validator("http_private_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for net in v:
+            ipaddress.ip_network(net, strict=False)
+        return v
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,7 @@ def catalog_from_settings(s: Settings, *, sounds: bool = True) -> FlowCatalog:
         schedules=frozenset(ivr.schedules),
         http=make_policy(ivr.http_allow, ivr.http_private_networks,
                          own_api=(s.api.host, s.api.port)),
-        sounds=installed_sounds(ivr.sounds_dir) if sounds else None,
+        sounds=installed_sounds(ivr.sounds_dir) if sounds and ivr.sounds_dir else None,
     )
 
 

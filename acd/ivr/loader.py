@@ -370,7 +370,10 @@ def flow_files(folder: str | Path) -> list[Path]:
 
 
 def load_folder(
-    path: str | Path, sounds: set[str] | None = None, settings: Mapping[str, str] | None = None
+    path: str | Path,
+    sounds: set[str] | None = None,
+    settings: Mapping[str, str] | None = None,
+    catalog: FlowCatalog | None = None,
 ) -> tuple[dict[str, Flow], list[FlowError], list[FlowWarning]]:
     """Load every `*.yaml` in a folder: (flows by name, errors, warnings).
 
@@ -384,7 +387,7 @@ def load_folder(
     errors: list[FlowError] = []
     warnings: list[FlowWarning] = []
     for file in flow_files(folder):
-        flow, errs, warns = check_flow(file, sounds, settings=settings)
+        flow, errs, warns = check_flow(file, sounds, settings=settings, catalog=catalog)
         errors += errs
         warnings += warns
         if flow is not None:
