@@ -122,8 +122,9 @@ def check_url(url: str, policy: HttpPolicy) -> tuple[Rule | None, str | None]:
     host, path = _host(parts.hostname), parts.path or "/"
     if "/.." in path or "\\" in path or "%2e" in path.lower() or "%2f" in path.lower():
         return None, "the URL path may not contain '..', '\\' or encoded dots and slashes"
+    shown = f"[{host}]" if ":" in host else host
     if _is_own_api(host, port, policy) and not path.startswith(DEMO_PATH):
-        return None, f"acd's own API ({host}:{port}) is never reachable from a flow"
+        return None, f"acd's own API ({shown}:{port}) is never reachable from a flow"
     for rule in policy.rules:
         if rule.covers(parts.scheme, host, port, path):
             literal = rule.literal
@@ -132,7 +133,7 @@ def check_url(url: str, policy: HttpPolicy) -> tuple[Rule | None, str | None]:
             if _literal(host) is not None:
                 return None, address_problem(_literal(host), rule, policy)  # type: ignore[arg-type]
             return rule, None
-    where = f"{parts.scheme}://{parts.hostname}:{port}{path}"
+    where = f"{parts.scheme}://{shown}:{port}{path}"
     listed = ", ".join(policy.entries) or "nothing is listed"
     return None, f"{where} is not in ivr.http_allow ({listed})"
 

@@ -8,19 +8,18 @@ the version loaded before stays in force. A call that has started keeps the
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
 from acd.ivr.catalog import FlowCatalog
 from acd.ivr.flow_settings import settings_from_env
-from acd.ivr.loader import check_flow, flow_files, read_sounds, settle
+from acd.ivr.judge import Context, Judgement, Worker, check_batch, plan
+from acd.ivr.loader import read_sounds, settle
 from acd.ivr.model import Flow
 from acd.ivr.problems import FlowError, FlowWarning
-from acd.ivr.source import too_big
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +41,7 @@ class FlowRegistry:
         self.catalog = catalog
         self._judged: dict[str, Judgement] = {}
         self._lock: asyncio.Lock | None = None
+        self._worker = Worker()
         self.errors: list[FlowError] = []
         self.warnings: list[FlowWarning] = []
         self.loads = 0
@@ -75,68 +75,37 @@ class FlowRegistry:
         listed = self.folder / "sounds.txt"
         return read_sounds(listed) if listed.is_file() else None
 
-    def load(self) -> bool:
-        """(Re)load the folder, here and now. Returns True when every file loaded cleanly."""
-        return self._apply(self._judge_files())
+    def _context(self) -> Context:
+        overrides = self.settings if self.settings is not None else settings_from_env()
+        return Context(self._sounds(), dict(overrides), self.catalog)
 
-    async def load_async(self) -> bool:
-        """`load`, with the reading and checking in a worker thread: the event loop
-        keeps serving calls while a file (however hostile) is judged."""
+    def load(self) -> bool:
+        """(Re)load the folder, here and now. Returns True when every file loaded cleanly.
+
+        Each file is judged on its own; a file whose bytes (and the settings, sounds
+        and configuration) are those of its last judgement is not parsed again."""
+        ctx = self._context()
+        known, todo = plan(self.folder, self._judged, ctx)
+        return self._apply({**known, **check_batch(todo, ctx)})
+
+    async def load_async(self, *, in_process: bool = True) -> bool:
+        """`load` for a running acd: files are read in a thread and checked in a worker
+        process, so the event loop keeps serving calls while a file (however hostile)
+        is judged. `in_process=False` checks in a thread (before calls are served)."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            judged = await asyncio.to_thread(self._judge_files)
-            return self._apply(judged)
+            ctx = await asyncio.to_thread(self._context)
+            known, todo = await asyncio.to_thread(plan, self.folder, self._judged, ctx)
+            if todo and in_process:
+                checked = await self._worker.check(todo, ctx)
+            else:
+                checked = await asyncio.to_thread(check_batch, todo, ctx)
+            return self._apply({**known, **checked})
 
-    def _context(self) -> tuple[set[str] | None, dict[str, str], str]:
-        sounds = self._sounds()
-        overrides = self.settings if self.settings is not None else settings_from_env()
-        catalog = self.catalog.fingerprint() if self.catalog is not None else ""
-        fingerprint = repr((sorted(overrides.items()), sorted(sounds or ()), catalog))
-        return sounds, overrides, fingerprint
-
-    def _judge_files(self) -> dict[str, Judgement]:
-        """Each file judged on its own (never raises). A file whose bytes (and the
-        settings, sounds and configuration) are those of its last judgement is not
-        parsed again: a refused file costs nothing until it changes."""
-        sounds, overrides, fingerprint = self._context()
-        judged: dict[str, Judgement] = {}
-        for path in flow_files(self.folder):
-            file = str(path)
-            try:
-                judged[file] = self._judge(file, path, sounds, overrides, fingerprint)
-            except Exception as e:  # a file must never stop the others
-                logger.exception("judging flow file %s failed", file)
-                judged[file] = Judgement("", None, [FlowError(
-                    file, 1, 1, None, f"internal error while checking the file "
-                    f"({type(e).__name__}); the file is refused")], [])
-        return judged
-
-    def _judge(self, file: str, path: Path, sounds: set[str] | None,
-               overrides: Mapping[str, str], fingerprint: str) -> Judgement:
-        previous = self._judged.get(file)
-        try:
-            st = path.stat()
-            big = too_big(file, st.st_size)
-            if big is not None:  # refused on its size: never read
-                key = f"big:{st.st_size}:{st.st_mtime_ns}"
-                return previous if previous and previous.key == key else Judgement(
-                    key, None, [big], [])
-            raw = path.read_bytes()
-        except OSError as e:
-            return Judgement("", None, [FlowError(file, 1, 1, None,
-                                                  f"cannot read the file: {e}")], [])
-        key = _digest(raw + b"\0" + fingerprint.encode())
-        if previous is not None and previous.key == key:
-            return previous
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            return Judgement(key, None, [FlowError(file, 1, 1, None,
-                                                   f"cannot read the file: {e}")], [])
-        flow, errors, warnings = check_flow(path, sounds, text=text, settings=overrides,
-                                            catalog=self.catalog)
-        return Judgement(key, flow, errors, warnings, fresh=True)
+    def close(self) -> None:
+        """Stop the worker process, if one was started."""
+        self._worker.close()
 
     def _apply(self, judged: dict[str, Judgement]) -> bool:
         candidates: dict[str, Flow] = {}
@@ -214,31 +183,19 @@ class FlowRegistry:
         """Reload whenever a flow file (or sounds.txt) changes, until `stop_event` is set."""
         from watchfiles import awatch
 
-        async for changes in awatch(
-            self.folder, stop_event=stop_event, debounce=debounce_ms, recursive=False
-        ):
-            names = {Path(p).name for _, p in changes}
-            if not any(n.endswith((".yaml", ".yml")) or n == "sounds.txt" for n in names):
-                continue
-            try:
-                await self.load_async()
-            except Exception:  # a reload must never kill the watcher
-                logger.exception("reloading flows failed")
-                continue
-            if on_reload is not None:
-                on_reload(self)
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """One file's verdict, kept until its bytes (or what it is checked against) change."""
-
-    key: str
-    flow: Flow | None
-    errors: list[FlowError]
-    warnings: list[FlowWarning]
-    fresh: bool = False  # judged by this load (not taken from an earlier one)
+        try:
+            async for changes in awatch(
+                self.folder, stop_event=stop_event, debounce=debounce_ms, recursive=False
+            ):
+                names = {Path(p).name for _, p in changes}
+                if not any(n.endswith((".yaml", ".yml")) or n == "sounds.txt" for n in names):
+                    continue
+                try:
+                    await self.load_async()
+                except Exception:  # a reload must never kill the watcher
+                    logger.exception("reloading flows failed")
+                    continue
+                if on_reload is not None:
+                    on_reload(self)
+        finally:
+            self.close()
