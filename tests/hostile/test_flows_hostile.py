@@ -52,9 +52,9 @@ def test_the_suite_has_distinct_attacks() -> None:
 def test_attack_is_refused_with_file_and_line(attack: Attack, tmp_path: Path,
                                               catalog: FlowCatalog) -> None:
     path = write(tmp_path, "hostile.yaml", attack.text)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: what the refusal costs, whatever the load
     flows, errors, _ = load_folder(tmp_path, settings={}, catalog=catalog)
-    took = time.perf_counter() - started
+    took = time.process_time() - started
 
     assert flows == {}
     assert errors, "refused"
@@ -63,16 +63,16 @@ def test_attack_is_refused_with_file_and_line(attack: Attack, tmp_path: Path,
     assert attack.message in str(first), str(first)
     assert str(first).startswith(f"{path}:{attack.line}:")
     assert "Traceback" not in str(first)
-    assert took < 2.0, f"{attack.id} took {took:.2f} s to refuse"
+    assert took < 2.0, f"{attack.id} took {took:.2f} s of CPU to refuse"
 
 
 def test_alias_bomb_is_refused_without_expanding(tmp_path: Path) -> None:
     from tests.hostile.flows import billion_laughs
 
-    started = time.perf_counter()
+    started = time.process_time()
     flow_, errors, _ = check_flow(write(tmp_path, "bomb.yaml", billion_laughs()))
     assert flow_ is None and "anchor '&a0'" in str(errors[0])
-    assert time.perf_counter() - started < 0.1
+    assert time.process_time() - started < 0.1
 
 
 def test_deep_nesting_gives_no_recursion_error(tmp_path: Path) -> None:
