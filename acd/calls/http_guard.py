@@ -29,6 +29,10 @@ class Refused(Exception):
     """The policy refuses this request (nothing was sent)."""
 
 
+class NotReachable(OSError):
+    """Every address a name resolves to is one flows may not reach."""
+
+
 class GuardedResolver(AbstractResolver):
     """Resolves a host name and keeps only the addresses the policy allows: public
     ones, and those in `ivr.http_private_networks`."""
@@ -52,7 +56,7 @@ class GuardedResolver(AbstractResolver):
             else:
                 refused.append(address)
         if not out:
-            raise OSError(f"{host} resolves only to addresses flows may not reach "
+            raise NotReachable(f"{host} resolves only to addresses flows may not reach "
                           f"({', '.join(refused) or 'none'})")
         return out
 
@@ -86,8 +90,18 @@ class GuardedHttp:
         _, why = check_url(full, self.policy)
         if why is not None:
             raise Refused(why)
+        try:
+            return await self._send(method, full, data, headers, timeout)
+        except aiohttp.ClientConnectorError as e:
+            cause = e.__cause__ or getattr(e, "os_error", None)
+            if isinstance(cause, NotReachable):
+                raise Refused(str(cause)) from None
+            raise
+
+    async def _send(self, method: str, url: str, data: str | None,
+                    headers: dict[str, str] | None, timeout: float) -> tuple[int, object]:
         async with self._client().request(
-            method, full, data=data, headers=headers, allow_redirects=False,
+            method, url, data=data, headers=headers, allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=min(timeout, MAX_TIMEOUT)),
         ) as resp:
             raw = await resp.content.read(self.policy.max_bytes + 1)
