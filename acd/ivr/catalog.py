@@ -8,6 +8,7 @@ loads, with the file:line of the reference.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 from dataclasses import dataclass
@@ -69,10 +70,12 @@ class FlowCatalog:
     sounds: frozenset[str] | None = None  # installed sound names; None: folder not visible
 
     def fingerprint(self) -> str:
+        """Changes whenever a flow could be judged differently against this catalog."""
+        sounds = None if self.sounds is None else hashlib.sha256(
+            "\n".join(sorted(self.sounds)).encode()).hexdigest()
         return repr((sorted(self.queues), sorted(self.chains), sorted(self.lists),
                      sorted(self.schedules), self.http.entries,
-                     self.http.private_networks, self.http.own_api,
-                     len(self.sounds) if self.sounds is not None else None))
+                     self.http.private_networks, self.http.own_api, sounds))
 
 
 def installed_sounds(folder: str | Path) -> frozenset[str] | None:

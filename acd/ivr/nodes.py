@@ -404,7 +404,7 @@ class HttpNode(NodeBase):
     params: TextMap = Field(default_factory=dict)
     headers: TextMap = Field(default_factory=dict)
     body: dict[str, Any] | None = None
-    timeout: float = Field(default=5.0, gt=0, le=60)
+    timeout: float = Field(default=5.0, gt=0, le=10)  # http_policy.MAX_TIMEOUT
     response: TextMap = Field(default_factory=dict)
     next: str
     on_failure: str
