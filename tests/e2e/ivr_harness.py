@@ -179,7 +179,8 @@ def copy_examples(dest: Path) -> Path:
 @contextlib.asynccontextmanager
 async def ivr_harness(prefix: str, dsn: str, tmp: Path, flows: Path,
                       monkeypatch: pytest.MonkeyPatch,
-                      backends: DemoBackends | None = None) -> AsyncIterator[IvrHarness]:
+                      backends: DemoBackends | None = None,
+                      allow: tuple[str, ...] = ()) -> AsyncIterator[IvrHarness]:
     async with contextlib.AsyncExitStack() as stack:
         demo = DemoServer(backends)
         await demo.start()
@@ -194,7 +195,7 @@ async def ivr_harness(prefix: str, dsn: str, tmp: Path, flows: Path,
         stack.push_async_callback(sim.stop)
         for sound in read_sounds(EXAMPLES / "sounds.txt"):
             sim.sounds[sound.removeprefix("sound:")] = PROMPT_SECONDS
-        settings = shipped_settings(prefix, dsn, tmp, flows, allow=[f"{demo.url}/"])
+        settings = shipped_settings(prefix, dsn, tmp, flows, allow=[f"{demo.url}/", *allow])
         settings.ari.url = f"http://127.0.0.1:{port}"
         for agent in settings.agents:
             tech, _, resource = agent.endpoint.partition("/")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiohttp.web
 import pytest
 
 from acd.api.demo import DemoBackends
@@ -186,3 +187,43 @@ async def test_a_caller_keying_into_a_backtracking_pattern(live: IvrHarness) -> 
     assert snap.path == ("a", "bad") and "pin" not in snap.variables
     assert max(probe.latencies) < LIMIT, f"{max(probe.latencies) * 1000:.0f} ms"
     await h.assert_clean()
+
+
+async def test_a_listed_name_that_resolves_to_loopback_is_never_contacted(
+        redis_prefix: str, redis_client: Any, pg_dsn: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The allow-list names a host; at call time it resolves to 127.0.0.1 (as a
+    rebinding DNS server would answer): the call goes on at on_failure and nothing
+    reaches the loopback server behind that name."""
+    hits: list[str] = []
+
+    async def record(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        hits.append(request.path)
+        return aiohttp.web.json_response({"ok": True})
+
+    app = aiohttp.web.Application()
+    app.router.add_get("/{tail:.*}", record)
+    runner = aiohttp.web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "lookup.yaml").write_text(flow(
+        f"  a:\n    type: http\n    url: 'http://localhost:{port}/x/${{caller}}'\n"
+        "    next: ok\n    on_failure: failed\n"
+        "  ok: {type: hangup, prompt: acd-goodbye}\n"
+        "  failed: {type: hangup, prompt: acd-invalid}\n", name="lookup", number="556"))
+    try:
+        async with ivr_harness(redis_prefix, pg_dsn, tmp_path, flows, monkeypatch,
+                               allow=(f"http://localhost:{port}/x/",)) as h:
+            assert h.app.flows is not None and h.app.flows.errors == []
+            ch = h.dial("+15556003", "556")
+            snap, _ = await h.result(ch)
+            assert snap.path == ("a", "failed") and snap.variables["http_status"] == ""
+            assert h.prompts(ch) == ["sound:acd-invalid"]
+            await h.assert_clean()
+    finally:
+        await runner.cleanup()
+    assert hits == []
