@@ -72,6 +72,20 @@ def _host(raw: str | None) -> str:
         return host
 
 
+def _self_host(host: str) -> str:
+    """Where acd reaches its own API: an API on every address (0.0.0.0, ::) or on
+    "localhost" is reached on 127.0.0.1, an address the rule then names itself."""
+    h = _host(host)
+    if h in ("localhost", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return h
+
+
+def _own_host(host: str) -> str:
+    h = _host(host)
+    return "127.0.0.1" if h == "localhost" else h
+
+
 def parse_rule(entry: str, own_api: tuple[str, int] | None) -> Rule:
     """One `ivr.http_allow` entry; ValueError with a readable message when it is wrong."""
     if entry.startswith(SELF_PREFIX):
@@ -81,7 +95,7 @@ def parse_rule(entry: str, own_api: tuple[str, int] | None) -> Rule:
         if not path.startswith(DEMO_PATH):
             raise ValueError(f"{entry!r}: only acd's demo back-ends ({DEMO_PATH}) may be "
                              "allowed on acd's own API")
-        return Rule("http", _host(own_api[0]), own_api[1], path)
+        return Rule("http", _self_host(own_api[0]), own_api[1], path)
     parts = urlsplit(entry if "://" in entry else f"https://{entry}")
     if parts.scheme not in _PORTS or not parts.hostname:
         raise ValueError(f"{entry!r} is not an http(s) URL prefix or a host name")
@@ -97,7 +111,7 @@ def make_policy(entries: Iterable[str], private: Iterable[str] = (),
     return HttpPolicy(
         rules=tuple(parse_rule(e, own_api) for e in listed),
         private_networks=tuple(ipaddress.ip_network(n, strict=False) for n in private),
-        own_api=(_host(own_api[0]), own_api[1]) if own_api else None,
+        own_api=(_own_host(own_api[0]), own_api[1]) if own_api else None,
         entries=listed,
     )
 

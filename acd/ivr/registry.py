@@ -104,8 +104,8 @@ class FlowRegistry:
             return self._apply({**known, **checked})
 
     def close(self) -> None:
-        """Stop the worker process, if one was started."""
-        self._worker.close()
+        """Stop the worker process, if one was started (whatever it was doing)."""
+        self._worker.close(kill=True)
 
     def _apply(self, judged: dict[str, Judgement]) -> bool:
         candidates: dict[str, Flow] = {}

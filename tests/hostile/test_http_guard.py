@@ -50,6 +50,19 @@ def test_url_policy(url: str, why: str | None) -> None:
     assert (found is None) if why is None else (found is not None and why in found), found
 
 
+@pytest.mark.parametrize(("api_host", "url"), [
+    ("0.0.0.0", "http://127.0.0.1:8080/demo/orders/1"),
+    ("localhost", "http://127.0.0.1:8080/demo/orders/1"),
+    ("::", "http://127.0.0.1:8080/demo/orders/1"),
+    ("10.0.0.7", "http://10.0.0.7:8080/demo/orders/1"),
+])
+def test_acd_demo_back_ends_wherever_the_api_listens(api_host: str, url: str) -> None:
+    policy = make_policy(["api:/demo/"], own_api=(api_host, 8080))
+    assert check_url(url, policy) == (policy.rules[0], None)
+    _, why = check_url(url.replace("/demo/orders/1", "/api/agents"), policy)
+    assert why is not None and "acd's own API" in why
+
+
 @pytest.mark.parametrize("entry", ["api:/", "api:/api/", "ftp://x/", "https://u:p@x/"])
 def test_bad_allow_list_entries_are_refused(entry: str) -> None:
     with pytest.raises(ValueError, match=r"entry|demo|URL"):
