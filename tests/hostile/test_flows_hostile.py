@@ -300,3 +300,16 @@ async def test_loading_runs_off_the_event_loop(tmp_path: Path, catalog: FlowCata
     assert len(gaps) > 10, f"the load took {took:.2f} s"
     print(f"load {took:.2f} s, longest loop gap {max(gaps) * 1000:.0f} ms")
     assert max(gaps) < 0.1, f"the loop stalled {max(gaps) * 1000:.0f} ms"
+
+
+def test_validate_reports_a_deep_file_in_one_line(tmp_path: Path) -> None:
+    import io
+
+    from acd.ivr.cli import validate_cmd
+
+    path = write(tmp_path, "deep.yaml", deep())
+    out, err = io.StringIO(), io.StringIO()
+    assert validate_cmd([str(path)], out, err, use_config=False) == 1
+    assert err.getvalue() == (f"{path}:6:31: nested too deep: a flow file nests at most "
+                              "24 levels\n")
+    assert out.getvalue() == "0 flow(s) ok, 1 error(s), 0 warning(s)\n"
