@@ -95,13 +95,16 @@ class FlowRegistry:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            ctx = await asyncio.to_thread(self._context)
-            known, todo = await asyncio.to_thread(plan, self.folder, self._judged, ctx)
-            if todo and in_process:
-                checked = await self._worker.check(todo, ctx)
-            else:
-                checked = await asyncio.to_thread(check_batch, todo, ctx)
-            return self._apply({**known, **checked})
+            while True:
+                loads = self.loads
+                ctx = await asyncio.to_thread(self._context)
+                known, todo = await asyncio.to_thread(plan, self.folder, self._judged, ctx)
+                if todo and in_process:
+                    checked = await self._worker.check(todo, ctx)
+                else:
+                    checked = await asyncio.to_thread(check_batch, todo, ctx)
+                if self.loads == loads:  # else a `load()` meanwhile saw newer files
+                    return self._apply({**known, **checked})
 
     def close(self) -> None:
         """Stop the worker process, if one was started (whatever it was doing)."""
