@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     ivr_sub = ivr.add_subparsers(dest="ivr_cmd", required=True)
     val = ivr_sub.add_parser("validate", help="check flows; non-zero exit on error")
     val.add_argument("paths", nargs="*", default=["ivr_flows"])
+    val.add_argument("--config", help="check against this configuration "
+                     "(default: ACD_CONFIG, else config/acd.yaml)")
+    val.add_argument("--no-config", action="store_true", help="check the flows alone")
+    val.add_argument("--sounds", help="an Asterisk sounds folder every prompt must be in")
     graph = ivr_sub.add_parser("graph", help="a flow as a Mermaid or Graphviz diagram")
     graph.add_argument("flow")
     graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
@@ -175,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
             from acd.ivr import cli as ivr_cli
 
             if args.ivr_cmd == "validate":
-                return ivr_cli.validate_cmd(list(args.paths))
+                return ivr_cli.validate_cmd(list(args.paths), config=args.config,
+                                            use_config=not args.no_config,
+                                            sounds_dir=args.sounds)
             if args.ivr_cmd == "graph":
                 return ivr_cli.graph_cmd(args.flow, args.format)
             from acd.ivr_try import try_flow

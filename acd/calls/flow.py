@@ -32,6 +32,7 @@ from acd.clock import Clock
 from acd.config import CallbackSettings
 from acd.ivr import say
 from acd.ivr.actions import QueueExit
+from acd.ivr.http_policy import HttpPolicy
 from acd.ivr.registry import FlowRegistry
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer, QueueDef
@@ -60,6 +61,7 @@ class CallDeps:
     app: str
     moh_class: str = "default"
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
+    http_policy: HttpPolicy = field(default_factory=HttpPolicy)  # where `http` nodes may go
 
 
 class CallFlow:
