@@ -1,0 +1,185 @@
+"""The phone's rules as tables: Asterisk's events -> phone, phone x agent x queue -> offer,
+phone changes -> agent events, leg hang-up causes -> failure reasons; and the Lua side
+(`phone_ok`, `phone_set`) agreeing with the Python side on every combination."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from acd.agents import phone as ph
+from acd.agents.model import AGENT_STATES, AgentDef
+from acd.agents.phone import Phone
+from acd.clock import Clock
+from acd.routing.model import QueueDef, QueueRequest
+from tests.routing.conftest import NodeFactory
+
+P = Phone
+
+
+@pytest.mark.parametrize(("phone", "state"), [
+    (P(), "unknown"),
+    (P("registered"), "registered"),
+    (P("registered", "idle"), "registered"),
+    (P("unknown", "idle"), "registered"),
+    (P("registered", "in_use"), "in_use"),
+    (P("registered", "ringing"), "in_use"),
+    (P("unregistered"), "unregistered"),
+    (P("unregistered", "in_use"), "unregistered"),
+    (P("unreachable", "idle"), "unreachable"),
+    (P("registered", "unavailable"), "unregistered"),
+    (P("unknown", "unavailable"), "unregistered"),
+])
+def test_state_of(phone: Phone, state: str) -> None:
+    assert ph.state_of(phone) == state
+
+
+# phone registration x device x ring_in_use -> may the phone be rung
+OFFERABLE: list[tuple[str, str, bool, bool]] = [
+    ("unknown", "unknown", False, True),       # no word from Asterisk: ring it
+    ("registered", "unknown", False, True),
+    ("registered", "idle", False, True),
+    ("registered", "in_use", False, False),    # busy on a call acd did not place
+    ("registered", "in_use", True, True),      # ...unless the queue rings in use
+    ("registered", "ringing", False, False),
+    ("registered", "ringing", True, True),
+    ("registered", "unavailable", True, False),
+    ("unregistered", "unknown", True, False),
+    ("unregistered", "idle", True, False),
+    ("unreachable", "idle", True, False),      # qualify failed: a dead phone
+    ("unreachable", "unknown", False, False),
+    ("unknown", "in_use", False, False),
+    ("unknown", "unavailable", False, False),
+]
+
+
+@pytest.mark.parametrize(("reg", "dev", "riu", "ok"), OFFERABLE)
+def test_offerable(reg: ph.Registration, dev: ph.Device, riu: bool, ok: bool) -> None:
+    assert ph.offerable(P(reg, dev), riu) is ok
+
+
+@pytest.mark.parametrize("agent_state", AGENT_STATES)
+@pytest.mark.parametrize(("reg", "dev", "riu", "ok"), OFFERABLE)
+def test_may_offer_needs_an_available_agent_and_a_phone(
+        agent_state: str, reg: ph.Registration, dev: ph.Device, riu: bool, ok: bool) -> None:
+    assert ph.may_offer(agent_state, P(reg, dev), riu) is (ok and agent_state == "available")
+
+
+@pytest.mark.parametrize(("before", "kind", "value", "after"), [
+    (P(), "endpoint", "online", P("registered")),
+    (P("registered", "idle"), "endpoint", "offline", P("unregistered", "idle")),
+    (P("unreachable"), "endpoint", "offline", P("unreachable")),   # keeps the finer word
+    (P("unreachable"), "endpoint", "online", P("registered")),
+    (P("registered"), "endpoint", "unknown", P("registered")),
+    (P(), "peer", "Reachable", P("registered")),
+    (P("registered"), "peer", "Unreachable", P("unregistered")),
+    (P("registered"), "peer", "Gibberish", P("registered")),
+    (P(), "contact", "NonQualified", P("registered")),
+    (P("unreachable"), "contact", "Reachable", P("registered")),
+    (P("registered"), "contact", "Unreachable", P("unreachable")),
+    (P("registered"), "contact", "Removed", P("unregistered")),
+    (P("unregistered"), "contact", "Unknown", P("registered")),    # new, not qualified yet
+    (P("unreachable"), "contact", "Unknown", P("unreachable")),
+    (P("registered"), "device", "INUSE", P("registered", "in_use")),
+    (P("registered"), "device", "BUSY", P("registered", "in_use")),
+    (P("registered"), "device", "ONHOLD", P("registered", "in_use")),
+    (P("registered"), "device", "RINGINUSE", P("registered", "in_use")),
+    (P("registered"), "device", "RINGING", P("registered", "ringing")),
+    (P("registered", "in_use"), "device", "NOT_INUSE", P("registered", "idle")),
+    (P("unregistered"), "device", "NOT_INUSE", P("registered", "idle")),
+    (P("registered", "idle"), "device", "UNAVAILABLE", P("registered", "unavailable")),
+    (P("registered", "idle"), "device", "INVALID", P("registered", "unknown")),
+    (P("registered", "idle"), "device", "nonsense", P("registered", "unknown")),
+])
+def test_events_fold_into_the_phone(before: Phone, kind: str, value: str,
+                                    after: Phone) -> None:
+    fold = {"endpoint": ph.on_endpoint_state, "peer": ph.on_peer_status,
+            "contact": ph.on_contact_status, "device": ph.on_device_state}[kind]
+    assert fold(before, value) == after
+
+
+UP, DOWN, GONE, BUSY = P("registered", "idle"), P(), P("unregistered"), P("registered", "in_use")
+
+
+@pytest.mark.parametrize(("before", "after", "state", "reason", "policy", "action"), [
+    (GONE, UP, "break", "missed_offers", "available", "phone_back"),
+    (GONE, UP, "break", "phone_lost", "available", "phone_back"),
+    (GONE, UP, "break", "lunch", "available", None),          # the agent's own break
+    (GONE, UP, "break", "missed_offers", "keep", None),
+    (GONE, UP, "logged_out", "", "available", None),
+    (GONE, UP, "logged_out", "", "login", "phone_back_login"),
+    (DOWN, UP, "logged_out", "", "login", "phone_back_login"),  # first word at start-up
+    (UP, BUSY, "logged_out", "", "login", None),                # not a return
+    (UP, UP, "break", "missed_offers", "available", None),
+    (P("unreachable"), BUSY, "break", "missed_offers", "pause", "phone_back"),
+    (UP, GONE, "available", "", "pause", "phone_lost"),
+    (UP, P("unreachable"), "available", "", "pause", "phone_lost"),
+    (UP, GONE, "available", "", "available", None),
+    (UP, GONE, "on_call", "", "pause", None),
+    (DOWN, GONE, "available", "", "pause", None),              # never seen: not lost
+])
+def test_after_change(before: Phone, after: Phone, state: str, reason: str,
+                      policy: ph.Policy, action: ph.Action) -> None:
+    assert ph.after_change(before, after, state, reason, policy) == action
+
+
+@pytest.mark.parametrize(("cause", "early", "reason"), [
+    (17, False, "busy"), (17, True, "busy"), (21, True, "rejected"),
+    (19, False, "noanswer"), (19, True, "unreachable"),   # ring timeout vs SIP 480
+    (1, True, "unreachable"), (34, True, "unreachable"), (38, False, "unreachable"),
+    (18, True, "unreachable"), (44, False, "unreachable"), (None, True, "unreachable"),
+])
+def test_leg_failure(cause: int | None, early: bool, reason: str) -> None:
+    assert ph.leg_failure(cause, early) == reason
+
+
+# ------------------------------------------------ the Lua side agrees (phone_ok)
+
+
+@pytest.mark.parametrize("riu", [False, True])
+async def test_lua_offers_exactly_where_python_would(make_node: NodeFactory,
+                                                     riu: bool) -> None:
+    """One agent per (registration, device), all available; a call of a queue with
+    ring_in_use `riu` is offered to each agent Python's `offerable` allows, never to
+    another (dequeued and re-enqueued between agents)."""
+    pairs = list(itertools.product(ph.REGISTRATIONS, ph.DEVICES))
+    agents = [AgentDef(id=f"{r}-{d}", endpoint=f"PJSIP/{r}-{d}", skills={"en": 1},
+                       order=i) for i, (r, d) in enumerate(pairs)]
+    queue = QueueDef(name="q", skills={"en": 1}, strategy="top_down", ring_in_use=riu)
+    clock = Clock()
+    n = await make_node(agents=agents, queues=[queue], clock=clock)
+    for (r, d), a in zip(pairs, agents, strict=True):
+        await n.agents.phone_set(a.id, P(r, d), None)
+        await n.agents.login(a.id)
+    want = [a.id for (r, d), a in zip(pairs, agents, strict=True) if ph.offerable(P(r, d), riu)]
+    assert n.offers == []  # nothing waits yet
+    got: list[str] = []
+    for i in range(len(agents)):
+        await n.router.enqueue(QueueRequest(call_id=f"c{i}", queue="q",
+                                            enqueued_at_ms=clock.ms()))
+        if not n.offers:
+            break
+        got.append(n.offers.pop().agent_id)
+    assert got == want
+
+
+async def test_phone_back_makes_a_paused_agent_available_and_matches(
+        make_node: NodeFactory) -> None:
+    clock = Clock()
+    n = await make_node(agents=[AgentDef(id="a1", endpoint="PJSIP/a1", skills={"en": 1})],
+                        queues=[QueueDef(name="q", skills={"en": 1})], clock=clock)
+    await n.agents.login("a1")
+    view = await n.agents.phone_set("a1", GONE, None)
+    assert view is not None and (view.state, view.phone) == ("available", "unregistered")
+    await n.router.enqueue(QueueRequest(call_id="c1", queue="q", enqueued_at_ms=clock.ms()))
+    assert n.offers == []  # its phone is gone
+    await n.agents.apply("a1", {"ev": "break", "reason": "missed_offers"})
+    view = await n.agents.phone_set("a1", UP, "phone_back")
+    assert view is not None and (view.state, view.reason) == ("available", "phone_registered")
+    view = await n.agents.get("a1")
+    assert (view.state, view.phone) == ("reserved", "registered")
+    assert [(c.state, c.reason) for c in n.changes[-2:]] == [
+        ("available", "phone_registered"), ("reserved", None)]
+    assert [o.agent_id for o in n.offers] == ["a1"]
+    assert await n.agents.phone_set("nobody", UP, None) is None
