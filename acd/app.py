@@ -20,10 +20,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acd.agents.model import AgentDef
+from acd.agents.phones import PHONE_EVENTS, PhoneWatcher
 from acd.agents.service import AgentService, AgentStateChange
+from acd.agents.startup import restore_states
 from acd.api.app import make_api
 from acd.ari.client import AriClient
 from acd.ari.config import AriConfig
+from acd.ari.events import Event
 from acd.ari.stream import EventStream
 from acd.calls.flow import CallDeps
 from acd.calls.service import CallService
@@ -80,6 +83,7 @@ class App:
     ari: AriClient | None = None
     stream: EventStream | None = None
     calls: CallService | None = None
+    phones: PhoneWatcher | None = None
     api_runner: web.AppRunner | None = None
     api_port: int | None = None
     own_simulator: bool = False
@@ -148,7 +152,7 @@ class App:
 
         self.agents = AgentService(self.redis, prefix=s.redis_prefix, clock=clock,
                                    agents=agent_defs, on_change=on_agent_change)
-        await self.agents.sync_definitions()
+        fresh = await self.agents.sync_definitions()
         queue_defs = list(s.queues)
         routing = s.routing
 
@@ -176,28 +180,33 @@ class App:
             ari=self.ari, router=self.router, writer=self.writer, flows=self.flows,
             clock=clock, redis=self.redis, redis_prefix=s.redis_prefix,
             queues={q.name: q for q in queue_defs}, app=s.ari.app, moh_class=s.moh_class,
-            callbacks=s.callbacks,
+            callbacks=s.callbacks, phones=s.phones,
         ))
         await self.router.start()
-        for a in s.agents:
-            if a.login:
-                await self._login(a.id)
-        self.stream = EventStream(ari_cfg, self.calls.handle_event,
-                                  on_connect=self.calls.on_connect,
+        await restore_states(self.agents, s.agents, fresh, dsn)
+        self.phones = PhoneWatcher(
+            self.ari, self.agents, app=s.ari.app,
+            endpoints={a.id: a.endpoint for a in s.agents},
+            policies={a.id: a.phone_policy or s.phones.policy for a in s.agents})
+        self.stream = EventStream(ari_cfg, self._on_event, on_connect=self._on_connect,
                                   lane_of=self.calls.lane_of, disallow=DISALLOWED_EVENTS)
         await self.stream.start()
         if self.start_api:
             await self._start_api()
         logger.info("acd %s attached to ARI app %r at %s", self.node_id, s.ari.app, ari_cfg.url)
 
-    async def _login(self, agent_id: str) -> None:
-        assert self.agents is not None
-        try:
-            view = await self.agents.get(agent_id)
-            if view.state == "logged_out":
-                await self.agents.login(agent_id)
-        except Exception as exc:
-            logger.warning("agent %s: automatic login failed: %s", agent_id, exc)
+    async def _on_event(self, event: Event) -> None:
+        assert self.calls is not None and self.phones is not None
+        if event.type in PHONE_EVENTS:
+            await self.phones.handle(event)
+        else:
+            await self.calls.handle_event(event)
+
+    async def _on_connect(self, channel_ids: list[str]) -> None:
+        """After every (re)connect: re-adopt our calls, then the phones' state."""
+        assert self.calls is not None and self.phones is not None
+        await self.calls.on_connect(channel_ids)
+        await self.phones.sync()
 
     def _ari_config(self) -> AriConfig:
         a = self.settings.ari

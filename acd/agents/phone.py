@@ -133,6 +133,20 @@ def on_device_state(p: Phone, state: str) -> Phone:
     return replace(p, dev=dev)
 
 
+# States in which a busy device is acd's own doing (it rings or talks for acd).
+OWN_CALL_STATES: frozenset[str] = frozenset({"reserved", "ringing", "on_call"})
+
+
+def without_own_calls(p: Phone, agent_state: str) -> Phone:
+    """The phone as routing should keep it: a device ringing or in use while the
+    agent is reserved, ringing or on a call for acd is busy with acd's own call,
+    which ends with the agent's state; keeping it busy would block the agent for a
+    moment after each call (the device's NOT_INUSE may come after the agent is free)."""
+    if agent_state in OWN_CALL_STATES and p.dev in ("in_use", "ringing"):
+        return replace(p, dev="idle")
+    return p
+
+
 # ------------------------------------------------------- the agent's state
 
 Action = Literal["phone_back", "phone_back_login", "phone_lost"] | None

@@ -21,7 +21,7 @@ from acd.errors import Conflict, NotFound
 from acd.routing.client import RedisClient
 from acd.routing.keys import Keys, Layout
 from acd.routing.model import RoutingSettings
-from acd.routing.scripts import Scripts
+from acd.routing.scripts import Scripts, as_list
 
 __all__ = ["AgentService", "AgentStateChange", "AgentView", "view_of"]
 
@@ -70,12 +70,14 @@ class AgentService:
     def skills(self) -> set[str]:
         return {s for a in self.defs.values() for s in a.skills}
 
-    async def sync_definitions(self) -> None:
-        """Write the configured agents into Redis; live states are kept."""
+    async def sync_definitions(self) -> builtins.list[str]:
+        """Write the configured agents into Redis; live states are kept. Returns the
+        agents Redis did not hold (new, or Redis lost them): they start logged out."""
         defs = [a.model_dump(include={"id", "name", "endpoint", "skills", "order"})
                 for a in self.defs.values()]
         res = await self.scripts.run("sync_agents", self.clock.ms(), json.dumps(defs))
         logger.info("agents synced: %d new, %d updated", res["created"], res["updated"])
+        return [str(x) for x in as_list(res.get("new"))]
 
     async def login(self, agent_id: str, reason: str | None = None) -> AgentView:
         """Log in: available, or on break with `reason` when one is given."""

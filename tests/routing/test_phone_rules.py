@@ -124,6 +124,21 @@ def test_after_change(before: Phone, after: Phone, state: str, reason: str,
     assert ph.after_change(before, after, state, reason, policy) == action
 
 
+@pytest.mark.parametrize(("phone", "agent_state", "kept"), [
+    (BUSY, "on_call", UP),                       # acd's own call
+    (P("registered", "ringing"), "ringing", UP),
+    (P("registered", "ringing"), "reserved", UP),
+    (BUSY, "available", BUSY),                   # a call acd did not place
+    (BUSY, "wrap_up", BUSY),
+    (BUSY, "break", BUSY),
+    (GONE, "on_call", GONE),
+    (P("registered", "unavailable"), "on_call", P("registered", "unavailable")),
+])
+def test_own_calls_do_not_make_the_phone_busy(phone: Phone, agent_state: str,
+                                              kept: Phone) -> None:
+    assert ph.without_own_calls(phone, agent_state) == kept
+
+
 @pytest.mark.parametrize(("cause", "early", "reason"), [
     (17, False, "busy"), (17, True, "busy"), (21, True, "rejected"),
     (19, False, "noanswer"), (19, True, "unreachable"),   # ring timeout vs SIP 480
