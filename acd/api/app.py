@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from acd.api.demo import add_demo_routes
+from acd.api.phone_metrics import phone_metrics_text
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
@@ -193,7 +194,8 @@ async def schedule_override(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body = generate_latest() + (await phone_metrics_text(_acd(request))).encode()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def make_api(acd: App) -> web.Application:

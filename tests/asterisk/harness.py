@@ -6,7 +6,8 @@ the SIP transport address and port (pjsip.conf), and the agents' phones, which g
 static contacts on SIPp phones (pjsip_wizard_local.conf, the site-local include).
 
 Phones (as in the recordings under ../shared/ari/traces):
-  agent100..agent279 answer, agent280..agent289 ring forever, agent290..agent299 are busy.
+  agent100..agent279 answer, agent280..agent284 ring forever, agent290..agent299 are busy;
+  agent285..agent289 have no contact until a test's SIPp phone REGISTERs.
 Callers come from 127.0.0.2 (endpoint caller-trunk, context from-pstn) or from
 127.0.0.3 (bench-trunk, straight to app_queue).
 """
@@ -47,6 +48,9 @@ def agent_behaviour(number: int) -> str:
 
 
 AGENT_NUMBERS = range(100, 300)
+# Phones with no static contact: they REGISTER (or stay unregistered) in the tests
+# (tests/asterisk/test_phones.py); out of the bench queue and the other scenarios.
+REGISTERING = range(285, 290)
 
 
 def skip_reason() -> str | None:
@@ -229,10 +233,16 @@ def prepare(root: Path, http_port: int, sip_port: int,
         shutil.copy(f, etc / f.name)
     _rewrite(etc / "http.conf", r"^bindport\s*=.*$", f"bindport = {http_port}")
     _rewrite(etc / "pjsip.conf", r"^bind\s*=\s*0\.0\.0\.0:5060\s*$", f"bind = 127.0.0.1:{sip_port}")
+    # SIPp phones and callers answer no OPTIONS: the shipped qualify would mark them
+    # Unreachable, so these static contacts (and the carrier's) are not qualified.
+    _rewrite(etc / "pjsip.conf", r"^qualify_frequency\s*=\s*60.*$", "qualify_frequency = 0")
     lines = ["; written by tests/asterisk/harness.py: static contacts on SIPp phones"]
     for n in AGENT_NUMBERS:
+        if n in REGISTERING:
+            continue  # these register themselves (tests/asterisk/test_phones.py)
         ip, port = phones[agent_behaviour(n)]
-        lines += [f"[agent{n}](+)", f"aor/contact = sip:agent{n}@{ip}:{port}"]
+        lines += [f"[agent{n}](+)", f"aor/contact = sip:agent{n}@{ip}:{port}",
+                  "aor/qualify_frequency = 0"]
     (etc / "pjsip_wizard_local.conf").write_text("\n".join(lines) + "\n")
 
 

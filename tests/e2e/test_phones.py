@@ -3,12 +3,15 @@ register, go away, get busy and die, and routes, pauses and restores agents by t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from acd.__main__ import main as cli_main
 from acd.app import App
 from tests.e2e.conftest import Harness, e2e_settings, running_harness
 
@@ -235,3 +238,36 @@ async def test_agents_start_logged_out_and_keep_their_state_across_restarts(
             assert got == {x1: ("available", None), x2: ("break", "lunch"),
                            x3: ("logged_out", None)}, f"flushed={flush}"
         await h.assert_clean()
+
+
+async def test_phone_state_is_visible_in_the_api_the_cli_and_metrics(
+        h: Harness, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    h.sim.lines.set_registered(*A1, False)
+    h.sim.lines.other_call(*A2, +1)
+    await phone(h, "a1", "unregistered")
+    await phone(h, "a2", "in_use")
+    await h.app._start_api()
+    base = f"http://127.0.0.1:{h.app.api_port}"
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{base}/api/agents") as resp:
+            agents = {a["id"]: a for a in await resp.json()}
+        async with s.get(f"{base}/api/queues") as resp:
+            queues = {q["name"]: q for q in (await resp.json())["queues"]}
+        async with s.get(f"{base}/metrics") as resp:
+            metrics = await resp.text()
+    assert {k: (v["phone"], v["phone_registration"], v["phone_device"])
+            for k, v in agents.items()} == {
+        "a1": ("unregistered", "unregistered", "unavailable"),
+        "a2": ("in_use", "registered", "in_use"),
+        "a3": ("registered", "registered", "idle")}
+    assert (queues["sales"]["agents_available"], queues["sales"]["agents_ready"]) == (2, 0)
+    assert (queues["support"]["agents_available"], queues["support"]["agents_ready"]) == (1, 1)
+    assert 'acd_agent_phone{agent="a1",phone="unregistered"} 1' in metrics
+    assert 'acd_agents_by_phone{phone="in_use"} 1' in metrics
+    assert 'acd_agents_by_phone{phone="registered"} 1' in metrics
+    monkeypatch.setenv("ACD_API_URL", base)
+    assert await asyncio.to_thread(cli_main, ["agent", "list"]) == 0
+    listed = {a["id"]: a["phone"] for a in json.loads(capsys.readouterr().out)}
+    assert listed == {"a1": "unregistered", "a2": "in_use", "a3": "registered"}
+    h.sim.lines.other_call(*A2, -1)
+    await phone(h, "a2", "registered")
