@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -20,13 +21,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acd.agents.model import AgentDef
-from acd.agents.phones import PHONE_EVENTS, PhoneWatcher
+from acd.agents.phones import PhoneWatcher, phones_app
 from acd.agents.service import AgentService, AgentStateChange
 from acd.agents.startup import restore_states
 from acd.api.app import make_api
 from acd.ari.client import AriClient
 from acd.ari.config import AriConfig
-from acd.ari.events import Event
 from acd.ari.stream import EventStream
 from acd.calls.flow import CallDeps
 from acd.calls.service import CallService
@@ -84,6 +84,7 @@ class App:
     stream: EventStream | None = None
     calls: CallService | None = None
     phones: PhoneWatcher | None = None
+    phone_stream: EventStream | None = None
     api_runner: web.AppRunner | None = None
     api_port: int | None = None
     own_simulator: bool = False
@@ -184,29 +185,25 @@ class App:
         ))
         await self.router.start()
         await restore_states(self.agents, s.agents, fresh, dsn)
+        # The phones' events come on an app of their own: an endpoint subscription
+        # also forwards every event of the endpoint's channels, which the calls' app
+        # must not hear twice.
+        phones_cfg = dataclasses.replace(ari_cfg, app=phones_app(s.ari.app))
         self.phones = PhoneWatcher(
-            self.ari, self.agents, app=s.ari.app,
+            self.ari, self.agents, app=phones_cfg.app,
             endpoints={a.id: a.endpoint for a in s.agents},
             policies={a.id: a.phone_policy or s.phones.policy for a in s.agents})
-        self.stream = EventStream(ari_cfg, self._on_event, on_connect=self._on_connect,
+        phones = self.phones
+        self.phone_stream = EventStream(phones_cfg, phones.handle,
+                                        on_connect=lambda _ids: phones.sync())
+        await self.phone_stream.start()
+        self.stream = EventStream(ari_cfg, self.calls.handle_event,
+                                  on_connect=self.calls.on_connect,
                                   lane_of=self.calls.lane_of, disallow=DISALLOWED_EVENTS)
         await self.stream.start()
         if self.start_api:
             await self._start_api()
         logger.info("acd %s attached to ARI app %r at %s", self.node_id, s.ari.app, ari_cfg.url)
-
-    async def _on_event(self, event: Event) -> None:
-        assert self.calls is not None and self.phones is not None
-        if event.type in PHONE_EVENTS:
-            await self.phones.handle(event)
-        else:
-            await self.calls.handle_event(event)
-
-    async def _on_connect(self, channel_ids: list[str]) -> None:
-        """After every (re)connect: re-adopt our calls, then the phones' state."""
-        assert self.calls is not None and self.phones is not None
-        await self.calls.on_connect(channel_ids)
-        await self.phones.sync()
 
     def _ari_config(self) -> AriConfig:
         a = self.settings.ari
@@ -237,6 +234,8 @@ class App:
             await self.calls.stop()
         if self.stream is not None:
             await self.stream.stop()
+        if self.phone_stream is not None:
+            await self.phone_stream.stop()
         if self.router is not None:
             await self.router.stop()
         for task in self._tasks:

@@ -1,6 +1,10 @@
 """The agents' phones as Asterisk reports them: subscribe, reconcile, follow the events.
 
-After every (re)connect of the events WebSocket, `sync()` subscribes the app to
+The phones have an ARI application of their own (`phones_app`: "<app>-phones"),
+with its own events WebSocket: a real Asterisk's endpoint subscription also
+forwards every event of the endpoint's channels, which the calls' application
+must not receive twice. Its event filter lets only the four phone events through.
+After every (re)connect of that WebSocket, `sync()` subscribes it to
 `endpoint:<agent endpoint>` and `deviceState:<agent endpoint>` for every agent
 (POST /applications/{app}/subscription) and reconciles each agent's phone from
 GET /endpoints (state online/offline, and channels on it while the agent is on
@@ -45,6 +49,11 @@ OURS = frozenset({"reserved", "ringing", "on_call", "wrap_up"})
 MAX_NAME = 200  # longest endpoint or device name taken from an event
 
 
+def phones_app(app: str) -> str:
+    """The ARI application the phones' events come on, beside the calls' `app`."""
+    return f"{app}-phones"
+
+
 class PhoneWatcher:
     """Keeps each agent's phone in Redis as Asterisk reports it."""
 
@@ -73,6 +82,8 @@ class PhoneWatcher:
                            "keep their last known state", exc)
 
     async def _subscribe(self) -> None:
+        await self.ari.set_event_filter([{"type": t} for t in sorted(PHONE_EVENTS)], None,
+                                        app=self.app)
         sources = [f"{kind}:{ep}" for ep in sorted(self.by_endpoint)
                    if ep.count("/") == 1 for kind in ("endpoint", "deviceState")]
         for i in range(0, len(sources), SOURCES_PER_REQUEST):
@@ -117,11 +128,10 @@ class PhoneWatcher:
 
     # ------------------------------------------------------------- events
 
-    def is_phone_event(self, event: Event) -> bool:
-        return event.type in PHONE_EVENTS
-
     async def handle(self, event: Event) -> None:
         """One endpoint or device event (any other is ignored)."""
+        if event.type not in PHONE_EVENTS:
+            return
         name, fold = self._parse(event.raw)
         if name is None:
             return

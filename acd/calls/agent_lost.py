@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from acd.agents.phone import PHONE_LOST
+from acd.ari import events as ev
 from acd.calls import records
 from acd.calls.call import AgentLeg, Call, Phase
 from acd.calls.messages import Reap
@@ -31,8 +32,20 @@ logger = logging.getLogger(__name__)
 LOST_CAUSES: frozenset[int] = frozenset({27, 38, 41, 44})
 
 
+# ChannelHangupRequest's "cause" on a soft hang-up is the soft hang-up reason, not a
+# Q.850 cause: AST_SOFTHANGUP_DEV (1) when the channel driver itself ends the call
+# (chan_pjsip's RTP timeout: ChannelHangupRequest {cause: 1, soft: true}, then
+# ChannelDestroyed {cause: 44}, as the real Asterisk 22 tier shows).
+SOFTHANGUP_DEV = 1
+
+
 def is_lost(cause: int | None) -> bool:
     return cause in LOST_CAUSES
+
+
+def from_the_device(event: ev.ChannelHangupRequest) -> bool:
+    """Asterisk's channel driver ends the leg: wait for ChannelDestroyed's cause."""
+    return event.soft and event.cause == SOFTHANGUP_DEV
 
 
 async def agent_lost(flow: CallFlow, call: Call, leg: AgentLeg, cause: int | None) -> None:
@@ -43,6 +56,8 @@ async def agent_lost(flow: CallFlow, call: Call, leg: AgentLeg, cause: int | Non
     leg.outcome = "agent_lost"
     leg.cause = cause
     d = flow.d
+    if leg.ended_ms is None:
+        leg.ended_ms = d.clock.ms()  # now, not after the caller is looked after
     logger.warning("call %s: agent %s's phone is gone mid-call (cause %s)", call.call_id[:8],
                    leg.agent_id, cause)
     await flow._destroy_bridge(call)

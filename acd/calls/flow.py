@@ -345,8 +345,8 @@ class CallFlow:
                 await self._agent_answered(call, leg)
         elif isinstance(event, ev.ChannelHangupRequest):
             if leg.answered_ms is not None and leg is call.connected_leg:
-                if agent_lost.is_lost(event.cause):
-                    await agent_lost.agent_lost(self, call, leg, event.cause)
+                if agent_lost.from_the_device(event):
+                    return  # Asterisk ended it (RTP timeout...): ChannelDestroyed says why
                 await self._agent_hung_up(call, leg)
         elif isinstance(event, ev.ChannelDestroyed):
             leg.cause = leg.cause if leg.outcome == "agent_lost" else event.cause

@@ -167,8 +167,10 @@ class World:
         return ch.id
 
     def default_app(self) -> str:
-        """The dialplan's Stasis app: the only one with a client connected, else "acd"."""
-        live = [name for name, a in self.hub.apps.items() if a.connections]
+        """The dialplan's Stasis app: the only one with a client connected, else "acd".
+        acd's phones app ("<app>-phones", events only) never takes calls."""
+        live = [name for name, a in self.hub.apps.items()
+                if a.connections and not name.endswith("-phones")]
         return live[0] if len(live) == 1 else "acd"
 
     def press(self, channel_id: str, digits: str) -> None:
@@ -361,8 +363,8 @@ class World:
                 self.ev(ch, "ChannelHangupRequest")
         elif how == "busy":
             self.ev(ch, "ChannelHangupRequest", members({"cause": 17, "tech_cause": 486}))
-        elif how == "media":  # chan_pjsip's RTP timeout: a soft hang-up with its cause
-            self.ev(ch, "ChannelHangupRequest", members({"cause": cause, "soft": True}))
+        elif how == "media":  # chan_pjsip's RTP timeout: soft, AST_SOFTHANGUP_DEV (1)
+            self.ev(ch, "ChannelHangupRequest", members({"cause": 1, "soft": True}))
         else:     # the app's DELETE, and a ring timeout, are soft hang-ups with cause 32
             self.ev(ch, "ChannelHangupRequest", members({"cause": 32, "soft": True}))
 

@@ -168,7 +168,9 @@ class Lines:
                 "channel_ids": ids}
 
     def _endpoint_events(self, tech: str, resource: str, contact_status: str) -> None:
-        """What res_pjsip publishes when a contact comes, goes, or fails its qualify."""
+        """What res_pjsip publishes when a contact comes, goes, or fails its qualify.
+    (Every change of the endpoint's channels also sends an EndpointStateChange on
+    a real Asterisk; the simulator sends it only for registration changes.)"""
         apps = self._apps(f"endpoint:{tech}", f"endpoint:{tech}/{resource}")
         endpoint = self.endpoint_json(tech, resource)
         online = endpoint["state"] == "online"
@@ -177,12 +179,20 @@ class Lines:
         if contact_status == "Reachable":
             contact["roundtrip_usec"] = "1000"
         peer = {"peer_status": "Reachable" if online else "Unreachable"}
+        # The order a real Asterisk 22 sends them in (tests/asterisk/test_phones.py):
+        # endpoint, peer, contact, device when a contact comes; endpoint, peer,
+        # device, contact when it goes.
         for app in apps:
-            self._send(app, "ContactStatusChange",
-                       {"endpoint": endpoint, "contact_info": contact})
-            self._send(app, "PeerStatusChange", {"endpoint": endpoint, "peer": peer})
             self._send(app, "EndpointStateChange", {"endpoint": endpoint})
+            self._send(app, "PeerStatusChange", {"endpoint": endpoint, "peer": peer})
+            if online:
+                self._send(app, "ContactStatusChange",
+                           {"endpoint": endpoint, "contact_info": contact})
         self.device_changed(tech, resource)
+        if not online:
+            for app in apps:
+                self._send(app, "ContactStatusChange",
+                           {"endpoint": endpoint, "contact_info": contact})
 
     def device_state(self, tech: str, resource: str) -> str:
         if not self.online(tech, resource):

@@ -7,7 +7,8 @@ static contacts on SIPp phones (pjsip_wizard_local.conf, the site-local include)
 
 Phones (as in the recordings under ../shared/ari/traces):
   agent100..agent279 answer, agent280..agent284 ring forever, agent290..agent299 are busy;
-  agent285..agent289 have no contact until a test's SIPp phone REGISTERs.
+  agent285..agent288 have no contact until a test's SIPp phone REGISTERs; agent289
+  answers and sends no media (RTP timeout 4 s).
 Callers come from 127.0.0.2 (endpoint caller-trunk, context from-pstn) or from
 127.0.0.3 (bench-trunk, straight to app_queue).
 """
@@ -34,12 +35,21 @@ ARI_USER = "acd"
 ARI_PASSWORD = "acd"  # what config/asterisk/ari.conf ships; the harness keeps it
 CALLER_IP = "127.0.0.2"
 BENCH_CALLER_IP = "127.0.0.3"
-PHONE_IPS = {"answer": "127.0.0.11", "noanswer": "127.0.0.12", "busy": "127.0.0.13"}
+PHONE_IPS = {"answer": "127.0.0.11", "noanswer": "127.0.0.12", "busy": "127.0.0.13",
+             "silent": "127.0.0.14"}
+# The tier's own softphones (REGISTER, calls between agents) send from here.
+SOFTPHONE_IP = "127.0.0.15"
+# agent289's phone answers and sends no media; its RTP timeout is this short so a
+# test sees Asterisk end the call (the shipped value is 30 s).
+SILENT_AGENT = 289
+SILENT_RTP_TIMEOUT = 4
 START_TIMEOUT = 30.0
 
 
 def agent_behaviour(number: int) -> str:
     """What the test phone of PJSIP/agent<number> does: answer, noanswer or busy."""
+    if number == SILENT_AGENT:
+        return "silent"
     if 280 <= number <= 289:
         return "noanswer"
     if 290 <= number <= 299:
@@ -50,7 +60,7 @@ def agent_behaviour(number: int) -> str:
 AGENT_NUMBERS = range(100, 300)
 # Phones with no static contact: they REGISTER (or stay unregistered) in the tests
 # (tests/asterisk/test_phones.py); out of the bench queue and the other scenarios.
-REGISTERING = range(285, 290)
+REGISTERING = range(285, 289)
 
 
 def skip_reason() -> str | None:
@@ -243,6 +253,10 @@ def prepare(root: Path, http_port: int, sip_port: int,
         ip, port = phones[agent_behaviour(n)]
         lines += [f"[agent{n}](+)", f"aor/contact = sip:agent{n}@{ip}:{port}",
                   "aor/qualify_frequency = 0"]
+        if n == SILENT_AGENT:
+            lines += [f"endpoint/rtp_timeout = {SILENT_RTP_TIMEOUT}"]
+    for n in REGISTERING:  # registered by SIPp, which answers no OPTIONS either
+        lines += [f"[agent{n}](+)", "aor/qualify_frequency = 0"]
     (etc / "pjsip_wizard_local.conf").write_text("\n".join(lines) + "\n")
 
 
