@@ -38,6 +38,7 @@ from acd.agents.service import AgentService, phone_of
 from acd.ari.client import AriClient
 from acd.ari.errors import AriError
 from acd.ari.events import Event
+from acd.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,10 @@ class PhoneWatcher:
         for ep in await self.ari.list_endpoints():
             name = f"{ep.technology}/{ep.resource}"
             for agent_id in self.by_endpoint.get(name, ()):
-                view = await self.agents.get(agent_id)
+                try:
+                    view = await self.agents.get(agent_id)
+                except NotFound:
+                    continue  # configured, not (yet) in Redis
                 before = _phone(view)
                 after = on_endpoint_state(before, ep.state)
                 if ep.state == "offline":

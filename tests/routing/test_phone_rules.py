@@ -11,6 +11,8 @@ import pytest
 from acd.agents import phone as ph
 from acd.agents.model import AGENT_STATES, AgentDef
 from acd.agents.phone import Phone
+from acd.agents.phones import PhoneWatcher
+from acd.agents.startup import restored
 from acd.clock import Clock
 from acd.routing.model import QueueDef, QueueRequest
 from tests.routing.conftest import NodeFactory
@@ -198,3 +200,51 @@ async def test_phone_back_makes_a_paused_agent_available_and_matches(
         ("available", "phone_registered"), ("reserved", None)]
     assert [o.agent_id for o in n.offers] == ["a1"]
     assert await n.agents.phone_set("nobody", UP, None) is None
+
+
+# ------------------------------------------- events as they come off the wire
+
+EP = {"technology": "PJSIP", "resource": "agent100", "state": "offline", "channel_ids": []}
+
+
+@pytest.mark.parametrize(("raw", "name", "after"), [
+    ({"type": "EndpointStateChange", "endpoint": EP}, "PJSIP/agent100", P("unregistered")),
+    ({"type": "PeerStatusChange", "endpoint": EP, "peer": {"peer_status": "Unreachable"}},
+     "PJSIP/agent100", P("unregistered")),
+    ({"type": "ContactStatusChange", "endpoint": EP,
+      "contact_info": {"contact_status": "Unreachable", "uri": "sip:x", "aor": "agent100"}},
+     "PJSIP/agent100", P("unreachable")),
+    ({"type": "DeviceStateChanged", "device_state": {"name": "PJSIP/agent100",
+                                                     "state": "INUSE"}},
+     "PJSIP/agent100", P("registered", "in_use")),
+    # Hostile or broken input is ignored, never an error.
+    ({"type": "DeviceStateChanged"}, None, None),
+    ({"type": "DeviceStateChanged", "device_state": "INUSE"}, None, None),
+    ({"type": "DeviceStateChanged", "device_state": {"name": 5, "state": "INUSE"}}, None, None),
+    ({"type": "DeviceStateChanged", "device_state": {"name": "x" * 500, "state": "INUSE"}},
+     None, None),
+    ({"type": "EndpointStateChange", "endpoint": ["PJSIP"]}, None, None),
+    ({"type": "EndpointStateChange", "endpoint": {"technology": "PJSIP"}}, None, None),
+    ({"type": "PeerStatusChange", "endpoint": EP, "peer": "down"}, "PJSIP/agent100",
+     P("registered")),
+    ({"type": "ChannelCreated", "endpoint": EP}, None, None),
+])
+def test_parse_events(raw: dict[str, object], name: str | None, after: Phone | None) -> None:
+    got_name, fold = PhoneWatcher._parse(raw)
+    assert got_name == name
+    if after is not None:
+        assert fold(P("registered")) == after
+
+
+@pytest.mark.parametrize(("last", "login", "reason"), [
+    (None, False, None),                         # never seen: logged out
+    (("logged_out", None), False, None),
+    (("available", None), True, None),
+    (("break", "lunch"), True, "lunch"),
+    (("break", None), True, "break"),
+    (("on_call", None), True, None),             # a call acd no longer holds
+    (("wrap_up", None), True, None),
+])
+def test_restored_state(last: tuple[str, str | None] | None, login: bool,
+                        reason: str | None) -> None:
+    assert restored(last) == (login, reason)
