@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acd.agents import phone as ph
 from acd.agents.model import AGENT_STATES, AgentDef
@@ -248,3 +250,41 @@ def test_parse_events(raw: dict[str, object], name: str | None, after: Phone | N
 def test_restored_state(last: tuple[str, str | None] | None, login: bool,
                         reason: str | None) -> None:
     assert restored(last) == (login, reason)
+
+
+# ------------------------------------- order of Asterisk's events (property test)
+
+FOLDS = {"endpoint": ph.on_endpoint_state, "peer": ph.on_peer_status,
+         "contact": ph.on_contact_status, "device": ph.on_device_state}
+ANY_EVENT = st.one_of(
+    st.tuples(st.just("endpoint"), st.sampled_from(["online", "offline", "unknown"])),
+    st.tuples(st.just("peer"), st.sampled_from(["Reachable", "Unreachable"])),
+    st.tuples(st.just("contact"), st.sampled_from(
+        ["Reachable", "NonQualified", "Unknown", "Unreachable", "Removed"])),
+    st.tuples(st.just("device"), st.sampled_from(list(ph.DEVICE_STATES))),
+)
+# What a real Asterisk 22 sends (tests/asterisk/test_phones.py): endpoint and peer
+# first, then device state and contact in either order.
+REGISTER = [("endpoint", "online"), ("peer", "Reachable")], [
+    ("contact", "NonQualified"), ("device", "NOT_INUSE")]
+UNREGISTER = [("endpoint", "offline"), ("peer", "Unreachable")], [
+    ("contact", "Removed"), ("device", "UNAVAILABLE")]
+
+
+def fold_all(p: Phone, events: list[tuple[str, str]]) -> Phone:
+    for kind, value in events:
+        p = FOLDS[kind](p, value)
+    return p
+
+
+@given(history=st.lists(ANY_EVENT, max_size=12), swap=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_whatever_came_before_a_registration_decides(history: list[tuple[str, str]],
+                                                       swap: bool) -> None:
+    """Whatever the phone went through, a registration leaves it offerable and an
+    unregistration leaves it unregistered, in either order of the last two events."""
+    before = fold_all(P(), history)
+    for (head, tail), state in ((REGISTER, "registered"), (UNREGISTER, "unregistered")):
+        after = fold_all(before, head + (tail[::-1] if swap else tail))
+        assert ph.state_of(after) == state
+        assert ph.offerable(after, False) is (state == "registered")
