@@ -276,3 +276,38 @@ async def test_phone_state_is_visible_in_the_api_the_cli_and_metrics(
     assert listed == {"a1": "unregistered", "a2": "in_use", "a3": "registered"}
     h.sim.lines.other_call(*A2, -1)
     await phone(h, "a2", "registered")
+
+
+@pytest.mark.parametrize(("policy", "start", "gone", "back"), [
+    # phones.policy, a1's state before, while the phone is away, once it is back
+    ("keep", ("break", "missed_offers"), ("break", "missed_offers"),
+     ("break", "missed_offers")),
+    ("available", ("logged_out", None), ("logged_out", None), ("logged_out", None)),
+    ("login", ("logged_out", None), ("logged_out", None), ("available", "phone_registered")),
+    ("pause", ("available", None), ("break", "phone_lost"), ("available", "phone_registered")),
+    ("available", ("available", None), ("available", None), ("available", None)),
+])
+async def test_phone_policies(redis_prefix: str, redis_client: Any, pg_dsn: str,
+                              tmp_path: Path, policy: str, start: tuple[str, str | None],
+                              gone: tuple[str, str | None],
+                              back: tuple[str, str | None]) -> None:
+    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path, phones={"policy": policy})
+    async with running_harness(settings) as h:
+        agents = h.app.agents
+        assert agents is not None
+        await phone(h, "a1", "registered")
+        if start[0] == "logged_out":
+            await agents.logout("a1")
+        elif start[0] == "break":
+            await agents.set_break("a1", str(start[1]))
+
+        async def state() -> tuple[str, str | None]:
+            view = await agents.get("a1")  # type: ignore[union-attr]
+            return view.state, view.reason
+        assert await state() == start
+        h.sim.lines.set_registered(*A1, False)
+        await phone(h, "a1", "unregistered")
+        assert await state() == gone
+        h.sim.lines.set_registered(*A1, True)
+        await phone(h, "a1", "registered")
+        assert await state() == back
