@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acd.agents.model import AgentDef
+from acd.agents.phone import effective_policy
 from acd.agents.phones import PhoneWatcher, phones_app
 from acd.agents.service import AgentService, AgentStateChange
 from acd.agents.startup import restore_states
@@ -192,7 +193,9 @@ class App:
         self.phones = PhoneWatcher(
             self.ari, self.agents, app=phones_cfg.app,
             endpoints={a.id: a.endpoint for a in s.agents},
-            policies={a.id: a.phone_policy or s.phones.policy for a in s.agents})
+            policies={a.id: effective_policy(
+                a.skills, a.phone_policy, [(q.skills, q.phone_policy) for q in s.queues],
+                s.phones.policy) for a in s.agents})
         phones = self.phones
         self.phone_stream = EventStream(phones_cfg, phones.handle,
                                         on_connect=lambda _ids: phones.sync())

@@ -22,6 +22,7 @@ test_phone_rules.py holds both to one table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -168,6 +169,21 @@ def after_change(before: Phone, after: Phone, agent_state: str, reason: str,
     if gone and present(before) and policy == "pause" and agent_state == "available":
         return "phone_lost"
     return None
+
+
+def effective_policy(agent_skills: Mapping[str, int], own: Policy | None,
+                     queues: Sequence[tuple[Mapping[str, int], Policy | None]],
+                     default: Policy) -> Policy:
+    """An agent's phone policy: their own; else that of the first queue (in the
+    configuration's order) that sets one and whose calls they can take; else the
+    default (phones.policy)."""
+    if own is not None:
+        return own
+    for skills, policy in queues:
+        if policy is not None and all(agent_skills.get(s, 0) >= lvl
+                                      for s, lvl in skills.items()):
+            return policy
+    return default
 
 
 def leg_failure(cause: int | None, early: bool) -> str:

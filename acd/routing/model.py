@@ -48,6 +48,10 @@ class QueueDef(_Frozen):
     # Ring an agent whose phone is in use on a call acd did not place (app_queue's
     # ringinuse); an unregistered or unreachable phone is never rung.
     ring_in_use: bool = False
+    # What the state of an agent serving this queue does when their phone comes and
+    # goes (acd/agents/phone.py Policy: keep | available | login | pause); an agent's
+    # own phone_policy wins, None: phones.policy.
+    phone_policy: Literal["keep", "available", "login", "pause"] | None = None
 
 
 class StepDef(_Frozen):

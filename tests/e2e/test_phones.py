@@ -311,3 +311,23 @@ async def test_phone_policies(redis_prefix: str, redis_client: Any, pg_dsn: str,
         h.sim.lines.set_registered(*A1, True)
         await phone(h, "a1", "registered")
         assert await state() == back
+
+
+async def test_a_queue_sets_the_phone_policy_of_its_agents(
+        redis_prefix: str, redis_client: Any, pg_dsn: str, tmp_path: Path) -> None:
+    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path, queues=[
+        {"name": "sales", "skills": {"sales": 1}, "ring_timeout": 3, "wrapup": 2,
+         "phone_policy": "login"},
+        {"name": "support", "skills": {"support": 1}, "ring_timeout": 3, "wrapup": 2}])
+    async with running_harness(settings) as h:
+        agents = h.app.agents
+        assert agents is not None
+        for agent, resource in (("a1", "agent100"), ("a3", "agent102")):
+            await phone(h, agent, "registered")
+            await agents.logout(agent)
+            h.sim.lines.set_registered("PJSIP", resource, False)
+            await phone(h, agent, "unregistered")
+            h.sim.lines.set_registered("PJSIP", resource, True)
+            await phone(h, agent, "registered")
+        assert await h.agent_state("a1") == "available"   # sales logs its agents in
+        assert await h.agent_state("a3") == "logged_out"  # support: phones.policy

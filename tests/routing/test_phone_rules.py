@@ -143,6 +143,24 @@ def test_own_calls_do_not_make_the_phone_busy(phone: Phone, agent_state: str,
     assert ph.without_own_calls(phone, agent_state) == kept
 
 
+SALES, SUPPORT = {"sales": 1}, {"support": 3}
+
+
+@pytest.mark.parametrize(("skills", "own", "queues", "policy"), [
+    ({"sales": 5}, "keep", [(SALES, "login")], "keep"),            # the agent's own wins
+    ({"sales": 5}, None, [(SALES, "login")], "login"),             # their queue's
+    ({"sales": 5}, None, [(SUPPORT, "pause"), (SALES, "login")], "login"),
+    ({"support": 2}, None, [(SUPPORT, "pause")], "available"),     # cannot take it
+    ({"sales": 5, "support": 5}, None, [(SUPPORT, "pause"), (SALES, "login")], "pause"),
+    ({"sales": 5}, None, [(SALES, None)], "available"),            # the default
+    ({}, None, [({}, "keep")], "keep"),                            # a queue with no skills
+])
+def test_effective_policy(skills: dict[str, int], own: ph.Policy | None,
+                          queues: list[tuple[dict[str, int], ph.Policy | None]],
+                          policy: str) -> None:
+    assert ph.effective_policy(skills, own, queues, "available") == policy
+
+
 @pytest.mark.parametrize(("cause", "early", "reason"), [
     (17, False, "busy"), (17, True, "busy"), (21, True, "rejected"),
     (19, False, "noanswer"), (19, True, "unreachable"),   # ring timeout vs SIP 480
