@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import uuid
@@ -22,7 +23,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acd import startup
 from acd.agents.model import AgentDef
+from acd.agents.phone import effective_policy
+from acd.agents.phones import PhoneWatcher, phones_app
 from acd.agents.service import AgentService, AgentStateChange
+from acd.agents.startup import restore_states
 from acd.api.app import make_api
 from acd.ari.client import AriClient
 from acd.ari.config import AriConfig
@@ -87,6 +91,8 @@ class App:
     ari: AriClient | None = None
     stream: EventStream | None = None
     calls: CallService | None = None
+    phones: PhoneWatcher | None = None
+    phone_stream: EventStream | None = None
     api_runner: web.AppRunner | None = None
     api_port: int | None = None
     own_simulator: bool = False
@@ -167,7 +173,7 @@ class App:
 
         self.agents = AgentService(self.redis, prefix=s.redis_prefix, clock=clock,
                                    agents=agent_defs, on_change=on_agent_change)
-        await self.agents.sync_definitions()
+        fresh = await self.agents.sync_definitions()
         queue_defs = list(s.queues)
         routing = s.routing
 
@@ -195,12 +201,24 @@ class App:
             ari=self.ari, router=self.router, writer=self.writer, flows=self.flows,
             clock=clock, redis=self.redis, redis_prefix=s.redis_prefix,
             queues={q.name: q for q in queue_defs}, app=s.ari.app, moh_class=s.moh_class,
-            callbacks=s.callbacks, http_policy=catalog.http,
+            callbacks=s.callbacks, http_policy=catalog.http, phones=s.phones,
         ))
         await self.router.start()
-        for a in s.agents:
-            if a.login:
-                await self._login(a.id)
+        await restore_states(self.agents, s.agents, fresh, dsn)
+        # The phones' events come on an app of their own: an endpoint subscription
+        # also forwards every event of the endpoint's channels, which the calls' app
+        # must not hear twice.
+        phones_cfg = dataclasses.replace(ari_cfg, app=phones_app(s.ari.app))
+        self.phones = PhoneWatcher(
+            self.ari, self.agents, app=phones_cfg.app,
+            endpoints={a.id: a.endpoint for a in s.agents},
+            policies={a.id: effective_policy(
+                a.skills, a.phone_policy, [(q.skills, q.phone_policy) for q in s.queues],
+                s.phones.policy) for a in s.agents})
+        phones = self.phones
+        self.phone_stream = EventStream(phones_cfg, phones.handle,
+                                        on_connect=lambda _ids: phones.sync())
+        await self.phone_stream.start()
         self.stream = EventStream(ari_cfg, self.calls.handle_event,
                                   on_connect=self.calls.on_connect,
                                   lane_of=self.calls.lane_of, disallow=DISALLOWED_EVENTS)
@@ -213,15 +231,6 @@ class App:
         # (a full pass stalled the event loop 100-600 ms when a large flow was loaded).
         gc.collect()
         gc.freeze()
-
-    async def _login(self, agent_id: str) -> None:
-        assert self.agents is not None
-        try:
-            view = await self.agents.get(agent_id)
-            if view.state == "logged_out":
-                await self.agents.login(agent_id)
-        except Exception as exc:
-            logger.warning("agent %s: automatic login failed: %s", agent_id, exc)
 
     def _ari_config(self) -> AriConfig:
         a = self.settings.ari
@@ -254,6 +263,8 @@ class App:
             await self.calls.stop()
         if self.stream is not None:
             await self.stream.stop()
+        if self.phone_stream is not None:
+            await self.phone_stream.stop()
         if self.router is not None:
             await self.router.stop()
         for task in self._tasks:

@@ -13,11 +13,12 @@ import socket
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from acd.agents.phone import Policy
 from acd.errors import ConfigError
 from acd.ivr.catalog import IvrSettings
 from acd.routing.model import QueueDef, RoutingSettings
@@ -65,7 +66,27 @@ class AgentSettings(_Model):
     endpoint: str
     skills: dict[str, int] = Field(default_factory=dict)
     order: int = 0
-    login: bool = True
+    # At start: True logs the agent in, False leaves them as they are, None (the
+    # default) restores their last known state: the one Redis holds, else the last
+    # row of agent_states in PostgreSQL, else logged out (a fresh start).
+    login: bool | None = None
+    # What the agent's state does when their phone comes and goes (acd/agents/phone.py
+    # Policy); None: phones.policy.
+    phone_policy: Policy | None = None
+
+
+class PhoneSettings(_Model):
+    """Agents' phones (acd/agents/phone.py, acd/calls/agent_lost.py)."""
+
+    # keep | available | login | pause: see acd.agents.phone.Policy.
+    policy: Policy = "available"
+    # A caller whose agent's phone vanished mid-call (RTP timeout, cause 44...):
+    # "requeue" puts them back at the head of their queue after `agent_lost_prompt`,
+    # "hangup" plays the prompt and hangs up `agent_lost_hangup_after` s later.
+    agent_lost: Literal["requeue", "hangup"] = "requeue"
+    agent_lost_prompt: list[str] = Field(default_factory=lambda: ["sound:acd-please-hold"])
+    agent_lost_hangup_after: float = Field(default=4.0, ge=0)
+    max_requeues: int = Field(default=2, ge=0)  # then the caller is told and hung up
 
 
 class WriterSettings(_Model):
@@ -112,6 +133,7 @@ class Settings(_Model):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
+    phones: PhoneSettings = Field(default_factory=PhoneSettings)
 
     @model_validator(mode="after")
     def _callback_fits_the_reservation(self) -> Settings:

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from acd.api.body import http_errors_middleware, json_object, reason_text
 from acd.api.demo import add_demo_routes
+from acd.api.phone_metrics import phone_metrics_text
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
@@ -181,7 +182,8 @@ async def schedule_override(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body = generate_latest() + (await phone_metrics_text(_acd(request))).encode()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def make_api(acd: App) -> web.Application:

@@ -6,7 +6,9 @@ the SIP transport address and port (pjsip.conf), and the agents' phones, which g
 static contacts on SIPp phones (pjsip_wizard_local.conf, the site-local include).
 
 Phones (as in the recordings under ../shared/ari/traces):
-  agent100..agent279 answer, agent280..agent289 ring forever, agent290..agent299 are busy.
+  agent100..agent279 answer, agent280..agent284 ring forever, agent290..agent299 are busy;
+  agent285..agent288 have no contact until a test's SIPp phone REGISTERs; agent289
+  answers and sends no media (RTP timeout 4 s).
 Callers come from 127.0.0.2 (endpoint caller-trunk, context from-pstn) or from
 127.0.0.3 (bench-trunk, straight to app_queue).
 """
@@ -32,12 +34,21 @@ KIT_INSTALL = REPO.parent / "shared" / "asterisk" / "install.sh"
 ARI_USER = "acd"  # the password is generated per instance (config/asterisk/make-secrets.sh)
 CALLER_IP = "127.0.0.2"
 BENCH_CALLER_IP = "127.0.0.3"
-PHONE_IPS = {"answer": "127.0.0.11", "noanswer": "127.0.0.12", "busy": "127.0.0.13"}
+PHONE_IPS = {"answer": "127.0.0.11", "noanswer": "127.0.0.12", "busy": "127.0.0.13",
+             "silent": "127.0.0.14"}
+# The tier's own softphones (REGISTER, calls between agents) send from here.
+SOFTPHONE_IP = "127.0.0.15"
+# agent289's phone answers and sends no media; its RTP timeout is this short so a
+# test sees Asterisk end the call (the shipped value is 30 s).
+SILENT_AGENT = 289
+SILENT_RTP_TIMEOUT = 4
 START_TIMEOUT = 30.0
 
 
 def agent_behaviour(number: int) -> str:
     """What the test phone of PJSIP/agent<number> does: answer, noanswer or busy."""
+    if number == SILENT_AGENT:
+        return "silent"
     if 280 <= number <= 289:
         return "noanswer"
     if 290 <= number <= 299:
@@ -46,6 +57,9 @@ def agent_behaviour(number: int) -> str:
 
 
 AGENT_NUMBERS = range(100, 300)
+# Phones with no static contact: they REGISTER (or stay unregistered) in the tests
+# (tests/asterisk/test_phones.py); out of the bench queue and the other scenarios.
+REGISTERING = range(285, 289)
 
 
 def skip_reason() -> str | None:
@@ -129,6 +143,16 @@ class AsteriskInstance:
     @property
     def conf(self) -> Path:
         return self.root / "asterisk.conf"
+
+    def agent_password(self, aor: str) -> str:
+        """The SIP password make-secrets.sh generated for agent phone `aor`."""
+        section = ""
+        for line in (self.root / "etc" / "pjsip_wizard_secrets.conf").read_text().splitlines():
+            if line.startswith("["):
+                section = line[1:].split("]", 1)[0]
+            elif section == aor and line.startswith("inbound_auth/password = "):
+                return line.split("=", 1)[1].strip()
+        raise RuntimeError(f"no password for {aor} in pjsip_wizard_secrets.conf")
 
     def env(self) -> dict[str, str]:
         """Environment for `acd run` against this Asterisk."""
@@ -241,10 +265,20 @@ def prepare(root: Path, http_port: int, sip_port: int,
                         "ACD_DOCKER_ENV": ""})
     _rewrite(etc / "http.conf", r"^bindport\s*=.*$", f"bindport = {http_port}")
     _rewrite(etc / "pjsip.conf", r"^bind\s*=\s*0\.0\.0\.0:5060\s*$", f"bind = 127.0.0.1:{sip_port}")
+    # SIPp phones and callers answer no OPTIONS: the shipped qualify would mark them
+    # Unreachable, so these static contacts (and the carrier's) are not qualified.
+    _rewrite(etc / "pjsip.conf", r"^qualify_frequency\s*=\s*60.*$", "qualify_frequency = 0")
     lines = ["; written by tests/asterisk/harness.py: static contacts on SIPp phones"]
     for n in AGENT_NUMBERS:
+        if n in REGISTERING:
+            continue  # these register themselves (tests/asterisk/test_phones.py)
         ip, port = phones[agent_behaviour(n)]
-        lines += [f"[agent{n}](+)", f"aor/contact = sip:agent{n}@{ip}:{port}"]
+        lines += [f"[agent{n}](+)", f"aor/contact = sip:agent{n}@{ip}:{port}",
+                  "aor/qualify_frequency = 0"]
+        if n == SILENT_AGENT:
+            lines += [f"endpoint/rtp_timeout = {SILENT_RTP_TIMEOUT}"]
+    for n in REGISTERING:  # registered by SIPp, which answers no OPTIONS either
+        lines += [f"[agent{n}](+)", "aor/qualify_frequency = 0"]
     (etc / "pjsip_wizard_local.conf").write_text("\n".join(lines) + "\n")
 
 
