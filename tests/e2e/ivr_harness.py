@@ -198,6 +198,9 @@ async def ivr_harness(prefix: str, dsn: str, tmp: Path, flows: Path,
         settings = shipped_settings(prefix, dsn, tmp, flows, allow=[f"{demo.url}/", *allow])
         settings.ari.url = f"http://127.0.0.1:{port}"
         for agent in settings.agents:
+            # Logged in at start as an operator would have them (a fresh start would
+            # otherwise restore the last state another test of the session left).
+            agent.login = True
             tech, _, resource = agent.endpoint.partition("/")
             sim.set_endpoint(tech, resource, "answer", answer_after=0.5)
         pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1,
@@ -226,5 +229,13 @@ async def ivr_harness(prefix: str, dsn: str, tmp: Path, flows: Path,
 
         app.calls.on_call_ended = on_end
         await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")
+        agents = app.agents
+        assert agents is not None
+
+        async def phones_registered() -> bool:
+            # Before a test moves an agent: a registration heard later could log back
+            # in an agent the test logged out (phones.policy: login).
+            return all(v.phone_registration == "registered" for v in await agents.list())
+        await h.wait_for(phones_registered, "the agents' phones to register")
         yield h
 
