@@ -186,6 +186,7 @@ class App:
                                   on_connect=self.calls.on_connect,
                                   lane_of=self.calls.lane_of, disallow=DISALLOWED_EVENTS)
         await self.stream.start()
+        self.calls.start_reconciling(s.reconcile_every)
         if self.start_api:
             await self._start_api()
         logger.info("acd %s attached to ARI app %r at %s", self.node_id, s.ari.app, ari_cfg.url)

@@ -110,6 +110,9 @@ class Settings(_Model):
     writer: WriterSettings = Field(default_factory=WriterSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    # Seconds (clock time) between reconciliations of the calls acd holds against
+    # Asterisk and routing (one also runs after every ARI (re)connect); 0 = only then.
+    reconcile_every: float = Field(default=30.0, ge=0)
 
     @model_validator(mode="after")
     def _callback_fits_the_reservation(self) -> Settings:

@@ -8,8 +8,9 @@ the router's Lua scripts; this module only carries them out on ARI.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from acd.ari import events as ev
 from acd.ari.client import AriClient
@@ -27,6 +28,8 @@ from acd.calls.messages import (
     RingGuard,
     Start,
     StartCallback,
+    Vanished,
+    Verify,
 )
 from acd.clock import Clock
 from acd.config import CallbackSettings
@@ -67,35 +70,37 @@ class CallFlow:
         self.d = deps
         self.svc = service
         self.ivr = IvrRunner(deps, service)
+        self._handlers = self._dispatch_table()
 
     # ------------------------------------------------------------- dispatch
 
     async def handle(self, call: Call, item: object) -> None:
         if call.phase is Phase.ENDED:
             return
-        if isinstance(item, Start):
-            await self._start(call)
-        elif isinstance(item, Requeue):
-            await self._requeue(call)
-        elif isinstance(item, FeedIvr):
-            await self.ivr.feed(call, item.event)
-        elif isinstance(item, OfferMsg):
-            await self._offer(call, item.offer)
-        elif isinstance(item, RingGuard):
-            await self._ring_guard(call, item.channel_id)
-        elif isinstance(item, LeftQueue):
-            await self._left_queue(call, item.reason)
-        elif isinstance(item, Announce):
-            await self._announce(call, item)
-        elif isinstance(item, StartCallback):
-            await self._start_callback(call, item.offer)
-        elif isinstance(item, Reap):
-            await self._maybe_finish(call, force=True)
-        elif isinstance(item, ev.Event):
+        if isinstance(item, ev.Event):
             if item.channel_id == call.channel_id:
                 await self._caller_event(call, item)
             elif item.channel_id in call.legs:
                 await self._agent_event(call, call.legs[item.channel_id], item)
+            return
+        handler = self._handlers.get(type(item))
+        if handler is not None:
+            await handler(call, item)
+
+    def _dispatch_table(self) -> dict[type, Callable[[Call, Any], Awaitable[None]]]:
+        return {
+            Start: lambda c, i: self._start(c),
+            Requeue: lambda c, i: self._requeue(c),
+            FeedIvr: lambda c, i: self.ivr.feed(c, i.event),
+            OfferMsg: lambda c, i: self._offer(c, i.offer),
+            RingGuard: lambda c, i: self._ring_guard(c, i.channel_id),
+            LeftQueue: lambda c, i: self._left_queue(c, i.reason),
+            Announce: self._announce,
+            StartCallback: lambda c, i: self._start_callback(c, i.offer),
+            Reap: lambda c, i: self._maybe_finish(c, force=True),
+            Vanished: lambda c, i: self._vanished(c, i.channel_ids),
+            Verify: lambda c, i: self._verify(c),
+        }
 
     async def _start(self, call: Call) -> None:
         try:
@@ -289,8 +294,9 @@ class CallFlow:
             )
         except AriError as exc:
             logger.info("call %s: could not reach %s: %s", call.call_id, leg.endpoint, exc)
-            await self._leg_failed(call, leg, "unreachable", cause=None)
+            await self._leg_failed(call, leg, records.create_failure(exc), cause=None)
             return
+        leg.created = True
         # The dial is sent when the leg's StasisStart arrives (see _agent_event).
         leg_channel = leg.channel_id
         ring = max(1, round(offer.ring_timeout))
@@ -309,7 +315,11 @@ class CallFlow:
         except AriError as exc:
             logger.info("call %s: could not ring %s: %s", call.call_id, leg.endpoint, exc)
             await self._hangup(leg.channel_id)
-            await self._leg_failed(call, leg, "unreachable", cause=None)
+            # Only Asterisk saying the phone cannot be reached is the agent's doing;
+            # acd's own trouble reaching Asterisk (no answer, 5xx) is not.
+            await self._leg_failed(call, leg, records.create_failure(exc), cause=None)
+            if exc.gone and not call.caller_gone:
+                self.svc.post(call, Verify())
             return
         await self.d.router.offer_ringing(leg.offer)
 
@@ -345,8 +355,10 @@ class CallFlow:
             if leg.answered_ms is not None and leg is call.connected_leg:
                 await self._agent_hung_up(call, leg)
         elif isinstance(event, ev.ChannelDestroyed):
-            leg.cause = event.cause
-            if leg.answered_ms is None or leg.outcome in ("answered_elsewhere", "stale"):
+            leg.cause = leg.cause if leg.ended_ms is not None else event.cause
+            if leg.ended_ms is not None:
+                pass  # already ended and written (a failed bridge, a reconciliation)
+            elif leg.answered_ms is None or leg.outcome in ("answered_elsewhere", "stale"):
                 reason = FAIL_REASONS.get(event.cause, "unreachable")
                 await self._leg_failed(call, leg, reason, cause=event.cause)
             else:
@@ -378,13 +390,7 @@ class CallFlow:
             call.bridge_id = bridge_id
             await self.d.ari.add_channel(bridge_id, [call.channel_id, leg.channel_id])
         except AriError as exc:
-            logger.warning("call %s: bridging failed: %s", call.call_id, exc)
-            # Caller and agent never talked: not an answered call.
-            call.outcome = "failed"
-            if exc.gone:
-                return  # one side left; its hang-up event tidies up
-            await self._hangup(leg.channel_id)
-            await self._to_dialplan(call)
+            await self._bridge_failed(call, leg, exc)
             return
         # Bridged first, then routing: an agent is on call only once they talk.
         try:
@@ -416,6 +422,32 @@ class CallFlow:
             if other is not leg and other.answered_ms is None:
                 other.outcome = "answered_elsewhere"
                 await self._hangup(other.channel_id, reason="answered_elsewhere")
+
+    async def _bridge_failed(self, call: Call, leg: AgentLeg, exc: AriError) -> None:
+        """The agent answered but the two could not be bridged: they never talked.
+        The agent's phone lets go (not charged to them: the offer fails as acd's
+        error) and the caller goes back to the head of the queue; when a channel
+        was gone, Asterisk is asked which (its hang-up event may have been lost)."""
+        logger.warning("call %s: bridging failed: %s", call.call_id, exc)
+        call.connected_leg = None
+        call.outcome = None
+        leg.outcome = "failed"
+        leg.hangup_requested = True  # its end is no hang-up on the caller
+        await self._hangup(leg.channel_id)
+        await self._destroy_bridge(call)
+        self._end_leg(call, leg)
+        others = [x for x in call.live_legs() if x is not leg]
+        call.phase = Phase.OFFERING if others else Phase.QUEUED
+        try:
+            await self.d.router.offer_failed(leg.offer, "error")
+        except Exception:
+            logger.warning("call %s: releasing agent %s failed; its reservation expires",
+                           call.call_id, leg.agent_id)
+        if exc.gone:
+            await self._start_moh(call)
+            self.svc.post(call, Verify())
+            return
+        await self._to_dialplan(call)
 
     async def _destroy_bridge(self, call: Call) -> None:
         if call.bridge_id is None:
@@ -460,7 +492,8 @@ class CallFlow:
         self._end_leg(call, leg)
         if leg.outcome in ("abandoned", "answered_elsewhere", "stale"):
             return
-        self._queue_event(call, records.fail_event(reason), leg.agent_id, cause=cause)
+        if reason != "error":  # acd's own trouble is no event of the agent's
+            self._queue_event(call, records.fail_event(reason), leg.agent_id, cause=cause)
         logger.info("call %s: agent %s did not take it (%s); back to the head of %s",
                     call.call_id[:8], leg.agent_id, reason, call.queue)
         if call.phase is Phase.OFFERING and not call.caller_gone and not call.live_legs():
@@ -612,6 +645,7 @@ class CallFlow:
             logger.warning("callback %s: could not call %s: %s", call.rid[:8], endpoint, exc)
             await self._callback_lost(call)
             return
+        call.channel_created = True
         channel = call.channel_id
         self.d.clock.call_later(cfg.ring_timeout + 5.0,
                                 lambda: self.svc.post(call, RingGuard(channel)))
@@ -734,6 +768,52 @@ class CallFlow:
                      **detail: object) -> None:
         self.d.writer.write(records.queue_event_row(call, event, agent_id,
                                                     self.d.clock.ms(), detail))
+
+    # ------------------------------------------------------- reconciliation
+
+    async def _vanished(self, call: Call, channels: frozenset[str]) -> None:
+        """Channels of this call are gone without the events that would have said
+        so: end what they carried with what is known. A ringing leg that vanished
+        is not charged to its agent (nobody knows whose doing it was)."""
+        agent_left: AgentLeg | None = None
+        for channel_id in sorted(channels):
+            leg = call.legs.get(channel_id)
+            if leg is None or leg.ended_ms is not None:
+                continue
+            if leg is call.connected_leg and leg.answered_ms is not None:
+                leg.outcome = leg.outcome or "answered"
+                agent_left = leg
+                self._end_leg(call, leg)
+            else:
+                leg.outcome = leg.outcome or "lost"
+                await self._leg_failed(call, leg, "error", cause=None)
+        if call.channel_id in channels:
+            logger.warning("call %s: its caller's channel is gone (events lost); ending it",
+                           call.call_id[:8])
+            call.caller_destroyed = True
+            if not call.caller_gone and call.ended_by is None:
+                call.ended_by = "unknown" if agent_left is not None else "caller"
+            await self._caller_gone(call, None)
+        elif agent_left is not None:
+            logger.warning("call %s: agent %s's channel is gone (events lost); ending the "
+                           "call", call.call_id[:8], agent_left.agent_id)
+            await self._agent_hung_up(call, agent_left)
+        await self._maybe_finish(call)
+
+    async def _verify(self, call: Call) -> None:
+        """Ask Asterisk which of this call's channels still exist."""
+        gone: set[str] = set()
+        wanted = [leg.channel_id for leg in call.live_legs() if leg.created]
+        if not call.caller_destroyed and call.channel_created:
+            wanted.append(call.channel_id)
+        for channel_id in wanted:
+            try:
+                await self.d.ari.get_channel(channel_id)
+            except AriError as exc:
+                if exc.gone or exc.status == 404:
+                    gone.add(channel_id)
+        if gone:
+            await self._vanished(call, frozenset(gone))
 
     # ------------------------------------------------------------ re-adopt
 

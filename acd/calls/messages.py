@@ -62,3 +62,17 @@ class LeftQueue:
     """Routing took the waiting call out of its queue (nobody staffs it any more)."""
 
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Vanished:
+    """Reconciliation found channels of this call that Asterisk no longer has (their
+    hang-up events were lost, e.g. while the events socket was down)."""
+
+    channel_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Verify:
+    """Ask Asterisk whether this call's channels still exist (after a request that
+    failed as if one were gone, with no hang-up event to follow)."""

@@ -9,9 +9,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
+from acd.ari.errors import AriAllocationFailed, AriError
 from acd.calls.call import AgentLeg, Call, Phase
 from acd.calls.messages import Reap, Requeue, Start
-from acd.routing.model import Offer, QueueRequest
+from acd.routing.model import FailReason, Offer, QueueRequest
 from acd.store.rows import CallRow, LegRow, QueueEventRow
 
 if TYPE_CHECKING:
@@ -43,6 +44,14 @@ def exit_reason(reason: str | None) -> ExitReason:
     if reason in ("max_wait", "callback", "no_agents", "full"):
         return reason  # type: ignore[return-value]
     return "full"
+
+
+def create_failure(exc: AriError) -> FailReason:
+    """Why an agent leg could not be created or dialled: "unreachable" (counted
+    against the agent) only when Asterisk says the phone cannot be reached; acd's
+    own trouble (no answer from ARI, a timeout, a 5xx, a gone channel) is "error",
+    which is never charged to an agent."""
+    return "unreachable" if isinstance(exc, AriAllocationFailed) else "error"
 
 
 def fail_event(reason: str) -> str:

@@ -323,6 +323,47 @@ class Router:
         renewing its agent's on-call deadline from now on."""
         self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
 
+    def keep_connected(self, held: set[str]) -> int:
+        """Stop renewing the on-call deadline of calls this node no longer holds
+        (reconciliation); returns how many were dropped."""
+        stale = [call_id for call_id in self._connected if call_id not in held]
+        for call_id in stale:
+            logger.warning("call %s: no longer held here; its agent's on-call deadline is "
+                           "not renewed any more", call_id)
+            del self._connected[call_id]
+        return len(stale)
+
+    async def release_ghosts(self, held: set[str]) -> int:
+        """Calls routing holds for this node that the node does not hold (their
+        caller left while acd was not listening, or a dequeue was lost): waiting or
+        offered ones leave their queue, connected ones end (the agent wraps up).
+        Callback tasks have nobody on the line and stay. Returns how many."""
+        raw: dict[Any, Any] = await self.redis.hgetall(self.keys.calls)
+        n = 0
+        for call_id, text in raw.items():
+            call_id = str(call_id)
+            if call_id in held:
+                continue
+            rec = json.loads(text)
+            if rec.get("owner") != self.node_id or rec.get("cb"):
+                continue
+            st = rec.get("st")
+            if st in ("waiting", "offered"):
+                await self.dequeue(call_id)
+            elif st == "connected":
+                q = self.queues.get(str(rec.get("q")))
+                wrap = int((q.wrapup if q else 0.0) * 1000)
+                reservations = rec.get("res")
+                for res, agent_id in (reservations if isinstance(reservations, dict)
+                                      else {}).items():
+                    await self._run("call_ended", call_id, str(res), str(agent_id), wrap)
+            else:
+                continue
+            logger.warning("call %s: routing held it (%s) for this node, which does not: "
+                           "released", call_id, st)
+            n += 1
+        return n
+
     async def offer_failed(self, offer: Offer, reason: FailReason) -> AgentView:
         """The agent did not take the call: it goes back to the head of its queue
         (original enqueue time), not to this agent before the retry delay."""
