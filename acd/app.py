@@ -166,10 +166,24 @@ class App:
             assert self.calls is not None
             self.calls.requeue_waiting()
 
+        # Redis lost its data: agents as last seen, logins from the configuration,
+        # this node's calls queued again (see Router._heartbeat).
+        async def on_lost() -> None:
+            assert self.calls is not None and self.router is not None
+            assert self.agents is not None
+            restored = await self.router.restore_agents()
+            for a in s.agents:
+                if a.login and a.id not in self.agents.known:
+                    await self._login(a.id)
+            self.calls.requeue_waiting(lost=True)
+            logger.warning("Redis restored: %d agents in their last known state, %d calls "
+                           "held here queued again", restored, len(self.calls.calls))
+            await self.router.kick()
+
         self.router = Router(self.redis, prefix=s.redis_prefix, node_id=self.node_id,
                              clock=clock, queues=queue_defs, agents=self.agents,
                              settings=routing, on_offer=on_offer, on_exit=on_exit,
-                             on_revived=on_revived)
+                             on_revived=on_revived, on_lost=on_lost)
         self.ari = AriClient(ari_cfg)
         await self.ari.start()
         self.calls = CallService(CallDeps(

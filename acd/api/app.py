@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from acd.api.demo import add_demo_routes
+from acd.api.health import health_report
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
@@ -79,11 +80,8 @@ def _view(v: Any) -> dict[str, Any]:
 
 
 async def health(request: web.Request) -> web.Response:
-    acd = _acd(request)
-    connected = bool(acd.stream and acd.stream.connected)
-    return web.json_response({"status": "ok" if connected else "degraded",
-                              "ari_connected": connected, "node_id": acd.node_id},
-                             status=200 if connected else 503)
+    body, status = health_report(_acd(request))
+    return web.json_response(body, status=status)
 
 
 async def list_agents(request: web.Request) -> web.Response:

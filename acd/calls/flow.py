@@ -36,6 +36,7 @@ from acd.config import CallbackSettings
 from acd.ivr import say
 from acd.ivr.actions import QueueExit
 from acd.ivr.registry import FlowRegistry
+from acd.outage import report
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer, QueueDef
 from acd.routing.service import Router
@@ -90,7 +91,7 @@ class CallFlow:
     def _dispatch_table(self) -> dict[type, Callable[[Call, Any], Awaitable[None]]]:
         return {
             Start: lambda c, i: self._start(c),
-            Requeue: lambda c, i: self._requeue(c),
+            Requeue: lambda c, i: self._requeue(c, i.lost),
             FeedIvr: lambda c, i: self.ivr.feed(c, i.event),
             OfferMsg: lambda c, i: self._offer(c, i.offer),
             RingGuard: lambda c, i: self._ring_guard(c, i.channel_id),
@@ -180,8 +181,8 @@ class CallFlow:
         call.outcome = "abandoned"
         try:
             await self.d.router.dequeue(call.rid)
-        except Exception:
-            logger.exception("call %s: dequeue failed; the reaper will free it", call.call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: dequeue failed; the reaper will free it", call.call_id)
         for leg in call.live_legs():
             leg.outcome = "abandoned"
             await self._hangup(leg.channel_id)
@@ -202,8 +203,8 @@ class CallFlow:
         call.extra["queue_request"] = req  # to queue it again as it was (_requeue)
         try:
             result = await self.d.router.enqueue(req)
-        except Exception:
-            logger.exception("call %s: enqueue failed; back to the dialplan", call.call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: enqueue failed; back to the dialplan", call.call_id)
             await self._to_dialplan(call)
             return
         if not result.accepted:
@@ -216,11 +217,23 @@ class CallFlow:
         await records.remember_call(self.d, call)
         self._schedule_announcement(call, first=True)
 
-    async def _requeue(self, call: Call) -> None:
+    async def _requeue(self, call: Call, lost: bool = False) -> None:
         """A waiting call to put back in routing with its original enqueue time: one
         re-adopted after a restart, or one of this node's while other nodes took it
-        for dead. Routing keeps a place it still holds."""
-        if call.phase is not Phase.QUEUED or call.caller_gone:
+        for dead. Routing keeps a place it still holds. After Redis lost its data
+        (`lost`) a ringing offer is gone: its phones stop and the caller waits again;
+        a connected call only writes its re-adoption record again."""
+        if call.caller_gone:
+            return
+        if lost and call.phase is Phase.CONNECTED:
+            await records.remember_call(self.d, call)
+            return
+        if lost and call.phase is Phase.OFFERING:
+            for leg in call.live_legs():
+                leg.outcome = "stale"
+                await self._hangup(leg.channel_id)
+            call.phase = Phase.QUEUED
+        if call.phase is not Phase.QUEUED:
             return
         if not call.moh_on:
             await self._start_moh(call)
@@ -229,9 +242,12 @@ class CallFlow:
             call, call.queue, {}, 0, None, None)
         try:
             await self.d.router.adopt(req)
-        except Exception:
-            logger.exception("call %s: re-adoption into the queue failed", call.call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: re-adoption into the queue failed", call.call_id)
             await self._to_dialplan(call)
+            return
+        if lost:
+            await records.remember_call(self.d, call)
 
     async def _left_queue(self, call: Call, reason: str) -> None:
         """Routing took the call out of its queue (maximum wait, nobody staffing
@@ -478,9 +494,9 @@ class CallFlow:
             call.extra["ended_sent"] = True
             try:
                 await self.d.router.call_ended(leg.offer)
-            except Exception:
-                logger.exception("call %s: could not put agent %s into wrap-up",
-                                 call.call_id, leg.agent_id)
+            except Exception as exc:
+                report(logger, exc, "call %s: could not put agent %s into wrap-up",
+                       call.call_id, leg.agent_id)
             self._queue_event(call, "complete", leg.agent_id)
 
     async def _leg_failed(self, call: Call, leg: AgentLeg, reason: str,
@@ -502,9 +518,9 @@ class CallFlow:
             call.phase = Phase.QUEUED
         try:
             await self.d.router.offer_failed(leg.offer, reason)  # type: ignore[arg-type]
-        except Exception:
-            logger.exception("call %s: returning the offer failed; its reservation "
-                             "expires and the reaper gives the call back", call.call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: returning the offer failed; its reservation "
+                   "expires and the reaper gives the call back", call.call_id)
 
     def _end_leg(self, call: Call, leg: AgentLeg) -> None:
         if leg.ended_ms is None:
@@ -574,9 +590,9 @@ class CallFlow:
             if cfg.get("position") or cfg.get("wait_time"):
                 position, wait = await self.d.router.standing(
                     call.rid, with_wait=bool(cfg.get("wait_time")))
-        except Exception:
-            logger.exception("call %s: position lookup failed; announcing without it",
-                             call.call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: position lookup failed; announcing without it",
+                   call.call_id)
         self._schedule_announcement(call, first=False)
         if call.phase is not Phase.QUEUED or call.caller_gone:
             return  # an offer came while we looked
@@ -618,9 +634,9 @@ class CallFlow:
             return
         try:
             ok = await self.d.router.to_callback(call.rid, number)
-        except Exception:
-            logger.exception("call %s: callback request failed; the caller keeps waiting",
-                             call.call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: callback request failed; the caller keeps waiting",
+                   call.call_id)
             return
         if not ok:
             return  # an agent is being offered this call right now
@@ -699,9 +715,9 @@ class CallFlow:
         if offer is not None:
             try:
                 await self.d.router.callback_failed(offer, retry)
-            except Exception:
-                logger.exception("callback %s: returning the task failed; its reservation "
-                                 "expires and the reaper gives it back", call.rid)
+            except Exception as exc:
+                report(logger, exc, "callback %s: returning the task failed; its "
+                       "reservation expires and the reaper gives it back", call.rid)
         if retry is None:
             logger.warning("callback %s: %s did not answer %d times; given up", call.rid[:8],
                            call.caller_number, call.callback_attempt)

@@ -22,6 +22,7 @@ from acd.calls.messages import FeedIvr
 from acd.ivr import actions as a
 from acd.ivr import engine
 from acd.ivr.secret import json_default
+from acd.outage import report
 
 # Announcements share `Call.playing` with the IVR's prompts (so that stopping the
 # prompts stops them too) under this play id, which the engine never hands out.
@@ -226,9 +227,9 @@ class IvrRunner:
         key = f"{self.d.redis_prefix}:list:{action.list_name}"
         try:
             member = bool(await self.d.redis.sismember(key, action.number))
-        except Exception:
-            logger.exception("call %s: list lookup failed; treated as not a member",
-                             call.call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: list lookup failed; treated as not a member",
+                   call.call_id)
             member = False
         self.svc.post(call, FeedIvr(a.ListResult(action.request_id, member)))
 
@@ -243,8 +244,8 @@ class IvrRunner:
                 override = "closed"
             elif value == "emergency":
                 override = "emergency"
-        except Exception:
-            logger.exception("call %s: schedule override lookup failed", call.call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: schedule override lookup failed", call.call_id)
         self.svc.post(call, FeedIvr(a.OverrideResult(action.request_id, override)))
 
     async def _record(self, call: Call, action: a.Record) -> None:

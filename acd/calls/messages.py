@@ -39,7 +39,11 @@ class Reap:
 
 @dataclass(frozen=True, slots=True)
 class Requeue:
-    """A re-adopted call that was waiting: music again, same place in the queue."""
+    """A re-adopted call that was waiting: music again, same place in the queue.
+    `lost`: Redis lost its data; an offered call's ringing legs stop (their offers
+    are gone) and a connected call writes its re-adoption record again."""
+
+    lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)

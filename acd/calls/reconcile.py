@@ -145,9 +145,10 @@ class Reconciler:
     async def _routing(self) -> int:
         """Release the calls routing holds for this node that it no longer holds,
         and stop renewing on-call deadlines of calls it no longer holds."""
-        held = {call.rid for call in self.svc.calls.values() if not call.written}
+        def held() -> set[str]:
+            return {call.rid for call in self.svc.calls.values() if not call.written}
         router = self.d.router
-        router.keep_connected(held)
+        router.keep_connected(held())
         try:
             return await router.release_ghosts(held)
         except Exception as exc:  # Redis away: the next run tries again

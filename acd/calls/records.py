@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from acd.ari.errors import AriAllocationFailed, AriError
 from acd.calls.call import AgentLeg, Call, Phase
 from acd.calls.messages import Reap, Requeue, Start
+from acd.outage import report
 from acd.routing.model import FailReason, Offer, QueueRequest
 from acd.store.rows import CallRow, LegRow, QueueEventRow
 
@@ -143,8 +144,8 @@ async def remember_call(deps: CallDeps, call: Call) -> None:
             pipe.hset(_key(deps, call.channel_id), mapping=fields)  # type: ignore[arg-type]
             pipe.expire(_key(deps, call.channel_id), 6 * 3600)
             await pipe.execute()
-    except Exception:
-        logger.exception("call %s: could not write its re-adoption record", call.call_id)
+    except Exception as exc:
+        report(logger, exc, "call %s: could not write its re-adoption record", call.call_id)
 
 
 # Seconds (clock time) between attempts to delete a finished call's record while
@@ -236,8 +237,8 @@ async def readopt(deps: CallDeps, svc: CallService, flow: CallFlow,
         try:
             raw = await deps.redis.hgetall(_key(deps, channel_id))
             record = {str(k): str(v) for k, v in raw.items()}
-        except Exception:
-            logger.exception("re-adopt %s: Redis unreachable", channel_id)
+        except Exception as exc:
+            report(logger, exc, "re-adopt %s: Redis unreachable", channel_id)
         found.append((channel_id, record))
     # Calls first: a connected call takes its agent leg with it, which must not be
     # hung up as a leg nobody owns.
@@ -308,8 +309,8 @@ async def remember_callback(deps: CallDeps, call: Call, number: str) -> None:
             })
             pipe.expire(key, CALLBACK_TTL_S)
             await pipe.execute()
-    except Exception:
-        logger.exception("call %s: could not write its callback record", call.call_id)
+    except Exception as exc:
+        report(logger, exc, "call %s: could not write its callback record", call.call_id)
 
 
 async def callback_attempt(deps: CallDeps, routing_id: str) -> int:
@@ -321,13 +322,13 @@ async def callback_attempt(deps: CallDeps, routing_id: str) -> int:
             pipe.expire(key, CALLBACK_TTL_S)
             tries, _ = await pipe.execute()
         return int(tries)
-    except Exception:
-        logger.exception("callback %s: could not count the attempt", routing_id)
+    except Exception as exc:
+        report(logger, exc, "callback %s: could not count the attempt", routing_id)
         return 1
 
 
 async def forget_callback(deps: CallDeps, routing_id: str) -> None:
     try:
         await deps.redis.delete(_cb_key(deps, routing_id))
-    except Exception:
-        logger.exception("callback %s: could not delete its record", routing_id)
+    except Exception as exc:
+        report(logger, exc, "callback %s: could not delete its record", routing_id)

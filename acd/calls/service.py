@@ -197,12 +197,15 @@ class CallService:
         self.calls_started += 1
         self.post(call, StartCallback(offer))
 
-    def requeue_waiting(self) -> None:
+    def requeue_waiting(self, lost: bool = False) -> None:
         """Put every caller this node holds as waiting back in routing (kept places
-        stay; lost ones come back with their original enqueue time)."""
+        stay; lost ones come back with their original enqueue time). With `lost`
+        (Redis lost its data) offered calls too, and connected calls write their
+        re-adoption records again."""
+        phases = (Phase.QUEUED, Phase.OFFERING, Phase.CONNECTED) if lost else (Phase.QUEUED,)
         for call in list(self.calls.values()):
-            if call.phase is Phase.QUEUED:
-                self.post(call, Requeue())
+            if call.phase in phases:
+                self.post(call, Requeue(lost))
 
     def on_queue_exit(self, call_id: str, reason: str) -> None:
         """Routing gave a waiting call back (its queue has nobody logged in)."""

@@ -29,6 +29,7 @@ from acd.agents.model import AgentView
 from acd.agents.service import AgentService, view_of
 from acd.clock import Clock
 from acd.errors import InvalidRequest, NotFound
+from acd.outage import REDIS, report
 from acd.routing import policy
 from acd.routing.client import RedisClient
 from acd.routing.keys import Keys, Layout
@@ -69,7 +70,8 @@ class Router:
     def __init__(self, redis: RedisClient, *, prefix: str, node_id: str, clock: Clock,
                  queues: list[QueueDef], agents: AgentService, settings: RoutingSettings,
                  on_offer: OnOffer, on_exit: OnExit | None = None,
-                 on_revived: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_revived: Callable[[], Awaitable[None]] | None = None,
+                 on_lost: Callable[[], Awaitable[None]] | None = None) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self.node_id = node_id
@@ -80,6 +82,12 @@ class Router:
         self.on_offer = on_offer
         self.on_exit = on_exit
         self.on_revived = on_revived
+        # Redis lost its data (restarted empty, flushed): the owner restores agents
+        # and queues its calls again (see _heartbeat).
+        self.on_lost = on_lost
+        self.redis_ok = True  # the last tick reached Redis
+        self.restores = 0
+        self._ticks = 0
         self._beating = False  # a heartbeat was written since start()
         skills = set(agents.skills())
         for q in queues:
@@ -98,6 +106,7 @@ class Router:
         # Connected calls this node owns: call id -> (agent id, reservation id),
         # whose agents' on_call deadline every tick renews.
         self._connected: dict[str, tuple[str, str]] = {}
+        self._connected_queue: dict[str, str] = {}  # call id -> queue (statistics)
         self._working_cache: dict[str, tuple[float, int]] = {}  # queue -> (loop time, n)
         # Loops also check this: a cancel swallowed inside a Redis call must not
         # keep a loop alive after stop().
@@ -182,7 +191,7 @@ class Router:
         self._cancel_exit(call_id)
         res = await self._run("dequeue", call_id, "0")
         if res["was"] != "connected":  # a connected call is still renewed until call_ended
-            self._connected.pop(call_id, None)
+            self._drop_connected(call_id)
         return DequeueResult(was=res["was"], agents_released=res.get("released") or [])
 
     async def to_callback(self, call_id: str, number: str) -> bool:
@@ -310,6 +319,7 @@ class Router:
         # Renewed from now on, even should the reply be lost: renewing a pair that
         # is not on call comes back as gone and costs nothing.
         self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
+        self._connected_queue[offer.call_id] = offer.queue
         res = await self._run("offer_answered", offer.call_id, offer.reservation_id,
                               offer.agent_id)
         if not res["connected"]:
@@ -322,6 +332,7 @@ class Router:
         """A connected call this node took over (re-adopted after a restart): keep
         renewing its agent's on-call deadline from now on."""
         self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
+        self._connected_queue[offer.call_id] = offer.queue
 
     def keep_connected(self, held: set[str]) -> int:
         """Stop renewing the on-call deadline of calls this node no longer holds
@@ -331,14 +342,18 @@ class Router:
             logger.warning("call %s: no longer held here; its agent's on-call deadline is "
                            "not renewed any more", call_id)
             del self._connected[call_id]
+            self._connected_queue.pop(call_id, None)
         return len(stale)
 
-    async def release_ghosts(self, held: set[str]) -> int:
+    async def release_ghosts(self, held_now: Callable[[], set[str]]) -> int:
         """Calls routing holds for this node that the node does not hold (their
         caller left while acd was not listening, or a dequeue was lost): waiting or
         offered ones leave their queue, connected ones end (the agent wraps up).
-        Callback tasks have nobody on the line and stay. Returns how many."""
+        Callback tasks have nobody on the line and stay. Returns how many.
+        `held_now` (the ids the node holds) is asked after routing was read: a call
+        is held before it is queued, so one queued meanwhile is seen held."""
         raw: dict[Any, Any] = await self.redis.hgetall(self.keys.calls)
+        held = held_now()
         n = 0
         for call_id, text in raw.items():
             call_id = str(call_id)
@@ -396,7 +411,7 @@ class Router:
             for call_id in res.get("orphaned") or []:
                 logger.warning("call %s: its owner stopped renewing it; agent freed",
                                call_id)
-                self._connected.pop(call_id, None)
+                self._drop_connected(call_id)
             if not res["more"]:
                 break
         return seen
@@ -409,7 +424,7 @@ class Router:
         held = [[c, a, r] for c, (a, r) in self._connected.items()]
         res = await self._run("renew", json.dumps(held, separators=(",", ":")))
         for call_id in res.get("gone") or []:
-            self._connected.pop(call_id, None)
+            self._drop_connected(call_id)
         return int(res["renewed"])
 
     async def sweep(self) -> int:
@@ -434,10 +449,16 @@ class Router:
                 await self.leave_empty()
                 await self.reap()
                 await self.sweep()
+                self._ticks += 1
+                if self._ticks % 5 == 0:
+                    await self.agents.list()  # keeps the agents' last known states fresh
+                self.redis_ok = True
+                REDIS.ok()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("router %s: tick failed", self.node_id)
+            except Exception as exc:
+                self.redis_ok = False
+                report(logger, exc, "router %s: tick", self.node_id)
                 await asyncio.sleep(0.5)
 
     async def _inbox_loop(self) -> None:
@@ -449,8 +470,8 @@ class Router:
                     await self._deliver_local(Offer.model_validate_json(item[1]))
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("router %s: inbox read failed", self.node_id)
+            except Exception as exc:
+                report(logger, exc, "router %s: inbox read", self.node_id)
                 await asyncio.sleep(0.5)
 
     async def drain_inbox(self) -> int:
@@ -477,8 +498,7 @@ class Router:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("router %s: kick listener lost Redis (%s); resubscribing",
-                               self.node_id, exc)
+                report(logger, exc, "router %s: kick listener", self.node_id)
                 await asyncio.sleep(0.5)
             finally:
                 with contextlib.suppress(Exception):
@@ -493,24 +513,52 @@ class Router:
             offer = offer_of(d)
             try:
                 await self._deliver(offer)
-            except Exception:
+            except Exception as exc:
                 # The operation itself is done; an offer that did not get through
                 # comes back when its reservation expires (the reaper).
-                logger.exception("call %s: offer to %s not delivered; its reservation "
-                                 "will expire", offer.call_id, offer.agent_id)
+                report(logger, exc, "call %s: offer to %s not delivered; its reservation "
+                       "will expire", offer.call_id, offer.agent_id)
         return res
 
     async def _heartbeat(self) -> None:
-        """Say this node is alive. Should the previous beat have lapsed (Redis away,
-        a stalled loop), other nodes may have taken this node for dead and released
-        its waiting calls: `on_revived` lets the call room queue them again."""
-        was = await self.redis.set(self.keys.node(self.node_id), "1", px=NODE_TTL_MS,
-                                   get=True)
+        """Say this node is alive, and check that Redis still has its data (this
+        node's sentinel key, set at start, never expires). Should the sentinel be
+        gone (Redis restarted empty), `on_lost` restores what acd knows. Should only
+        the previous beat have lapsed (Redis away, a stalled loop), other nodes may
+        have taken this node for dead and released its waiting calls: `on_revived`
+        lets the call room queue them again."""
+        sentinel = self.keys.sentinel(self.node_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.node(self.node_id), "1", px=NODE_TTL_MS, get=True)
+            pipe.exists(sentinel)
+            was, kept = await pipe.execute()
+        if not kept:
+            await self.redis.set(sentinel, str(self.clock.ms()))
+            await self.redis.hsetnx(self.keys.nodes, self.node_id, self.clock.ms())
+            if self._beating:
+                self.restores += 1
+                logger.warning("router %s: Redis lost its data (restarted empty?); restoring "
+                               "agents and queueing this node's calls again", self.node_id)
+                if self.on_lost is not None:
+                    await self.on_lost()
+                return
         if was is None and self._beating and self.on_revived is not None:
             logger.warning("router %s: its heartbeat had lapsed; queueing its calls again",
                            self.node_id)
             await self.on_revived()
         self._beating = True
+
+    def connected_agents(self) -> dict[str, tuple[str, str, str]]:
+        """Agent -> (call, reservation, queue) of the connected calls this node holds."""
+        out: dict[str, tuple[str, str, str]] = {}
+        for call_id, (agent_id, res) in self._connected.items():
+            out[agent_id] = (call_id, res, self._connected_queue.get(call_id, ""))
+        return out
+
+    async def restore_agents(self) -> int:
+        """Write the agents back after Redis lost its data (AgentService.restore)."""
+        return await self.agents.restore(self.connected_agents(),
+                                         int(self.settings.on_call_ttl * 1000))
 
     async def _owner_dead(self, owner: str) -> bool:
         """A node that routed once (it registered at start) and whose heartbeat has
@@ -553,14 +601,19 @@ class Router:
         self.offers_delivered += 1
         try:
             await self.on_offer(offer)
-        except Exception:
-            logger.exception("call %s: on_offer failed; releasing agent %s", offer.call_id,
-                             offer.agent_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: on_offer failed; releasing agent %s",
+                   offer.call_id, offer.agent_id)
             await self.offer_failed(offer, "error")
+
+    def _drop_connected(self, call_id: str) -> None:
+        self._connected.pop(call_id, None)
+        self._connected_queue.pop(call_id, None)
 
     def _forget_connected(self, offer: Offer) -> None:
         if self._connected.get(offer.call_id, ("", ""))[1] == offer.reservation_id:
             del self._connected[offer.call_id]
+            self._connected_queue.pop(offer.call_id, None)
 
     def _exit_timer(self, call_id: str, enqueued_ms: int, max_wait: float) -> None:
         self._cancel_exit(call_id)
@@ -590,8 +643,8 @@ class Router:
             again = res["was"] == "offered"
             if res["was"] == "waiting" and self.on_exit is not None:  # not "callback"
                 await self.on_exit(call_id, "max_wait")
-        except Exception:
-            logger.exception("call %s: max-wait exit failed; trying again", call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: max-wait exit failed; trying again", call_id)
             again = True
         if again and not self._stopping:
             self._exit_timers[call_id] = self.clock.call_later(
