@@ -73,6 +73,7 @@ class Call:
     caller_gone: bool = False
     # Who ended the call: caller, agent, acd, system or unknown (acd.calls.endings).
     ended_by: str | None = None
+    end_detail: str | None = None  # what is known is partial: events_lost, acd_down
     caller_destroyed: bool = False
     transferred: bool = False
     written: bool = False

@@ -17,6 +17,7 @@ from acd.ari.client import AriClient
 from acd.ari.errors import AriError
 from acd.calls import records
 from acd.calls.call import AgentLeg, Call, Phase
+from acd.calls.endings import q850
 from acd.calls.ivr_runner import ANNOUNCEMENT, IvrRunner
 from acd.calls.messages import (
     Announce,
@@ -142,18 +143,20 @@ class CallFlow:
             call.ended_ms = self.d.clock.ms()
             await self._maybe_finish(call)
         elif isinstance(event, ev.ChannelDestroyed):
-            call.caller_cause = event.cause
+            if q850(event.cause) is not None:
+                call.caller_cause = event.cause
             call.caller_destroyed = True
             await self._caller_gone(call, event.cause)
             await self._maybe_finish(call)
 
     async def _caller_gone(self, call: Call, cause: int | None) -> None:
         """The caller hung up (or was hung up): clean up whatever phase we are in."""
-        if cause is not None and call.caller_cause is None:
+        if q850(cause) is not None and call.caller_cause is None:
             call.caller_cause = cause
         if call.caller_gone:
             return
         call.caller_gone = True
+        call.ended_by = call.ended_by or "caller"  # acd sets it first when it hangs up
         call.ended_ms = self.d.clock.ms()
         self._arm_reap(call)
         self.ivr.cancel_timers(call)
@@ -480,6 +483,7 @@ class CallFlow:
             return
         leg.hangup_requested = True
         if not call.caller_gone:
+            call.ended_by = call.ended_by or "agent"
             call.phase = Phase.ENDING
             call.caller_gone = True
             call.ended_ms = self.d.clock.ms()
@@ -497,7 +501,8 @@ class CallFlow:
             except Exception as exc:
                 report(logger, exc, "call %s: could not put agent %s into wrap-up",
                        call.call_id, leg.agent_id)
-            self._queue_event(call, "complete", leg.agent_id)
+            self._queue_event(call, "complete", leg.agent_id,
+                              ended_by=call.ended_by or "unknown")
 
     async def _leg_failed(self, call: Call, leg: AgentLeg, reason: str,
                           cause: int | None) -> None:
@@ -542,6 +547,7 @@ class CallFlow:
                 leg.outcome = leg.outcome or "reaped"
                 self._end_leg(call, leg)
             if not call.caller_gone:
+                call.ended_by = call.ended_by or "acd"
                 await self._hangup(call.channel_id)
                 await self._caller_gone(call, None)
         call.written = True
@@ -763,6 +769,7 @@ class CallFlow:
         """The last resort: let the dialplan's fallback serve the caller."""
         call.transferred = True
         call.outcome = "failed"
+        call.ended_by = call.ended_by or "acd"
         phase, call.phase = call.phase, Phase.IVR  # out of our queue: not an abandon later
         self._stop_waiting(call)
         if phase in (Phase.QUEUED, Phase.OFFERING):
@@ -807,12 +814,14 @@ class CallFlow:
             logger.warning("call %s: its caller's channel is gone (events lost); ending it",
                            call.call_id[:8])
             call.caller_destroyed = True
+            call.end_detail = call.end_detail or "events_lost"
             if not call.caller_gone and call.ended_by is None:
                 call.ended_by = "unknown" if agent_left is not None else "caller"
             await self._caller_gone(call, None)
         elif agent_left is not None:
             logger.warning("call %s: agent %s's channel is gone (events lost); ending the "
                            "call", call.call_id[:8], agent_left.agent_id)
+            call.end_detail = call.end_detail or "events_lost"
             await self._agent_hung_up(call, agent_left)
         await self._maybe_finish(call)
 

@@ -133,6 +133,7 @@ class IvrRunner:
         elif isinstance(action, a.Hangup):
             await self.stop_prompts(call)
             call.outcome = call.outcome or "ivr_hangup"
+            call.ended_by = call.ended_by or "acd"
             await self.svc.flow._hangup(call.channel_id, reason=action.reason)
         elif isinstance(action, a.Transfer):
             await self._transfer(call, action)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from acd.ari.errors import AriAllocationFailed, AriError
 from acd.calls.call import AgentLeg, Call, Phase
+from acd.calls.endings import agent_leg_cause, call_ending
 from acd.calls.messages import Reap, Requeue, Start
 from acd.outage import report
 from acd.routing.model import FailReason, Offer, QueueRequest
@@ -86,7 +87,7 @@ def agent_leg_row(call: Call, leg: AgentLeg) -> LegRow:
         leg_id=leg.leg_id, call_id=call.call_id, kind="agent", channel_id=leg.channel_id,
         endpoint=leg.endpoint, agent_id=leg.agent_id, queue=call.queue,
         started_at=ts(leg.started_ms), answered_at=ts(leg.answered_ms),
-        ended_at=ts(leg.ended_ms), hangup_cause=leg.cause,
+        ended_at=ts(leg.ended_ms), hangup_cause=agent_leg_cause(leg.outcome, leg.cause),
         wait_ms=_wait_ms(call, leg.answered_ms or leg.started_ms), outcome=leg.outcome,
     )
 
@@ -98,7 +99,8 @@ def caller_leg_row(call: Call) -> LegRow:
         channel_id=call.channel_id, endpoint=None,
         agent_id=leg.agent_id if leg else None, queue=call.queue,
         started_at=ts(call.started_ms), answered_at=ts(call.answered_ms),
-        ended_at=ts(call.ended_ms), hangup_cause=call.caller_cause,
+        ended_at=ts(call.ended_ms),
+        hangup_cause=call_ending(call.outcome, call.ended_by, call.caller_cause).caller_cause,
         wait_ms=_wait_ms(call, leg.answered_ms if leg else None), outcome=call.outcome,
     )
 
@@ -110,15 +112,17 @@ def call_row(call: Call) -> CallRow:
         end = leg.ended_ms or call.ended_ms
         talk = None if end is None else max(0, end - leg.answered_ms)
     variables = dict(call.ivr.variables) if call.ivr is not None else {}
+    ending = call_ending(call.outcome, call.ended_by, call.caller_cause)
     return CallRow(
         call_id=call.call_id, channel_id=call.channel_id, caller_number=call.caller_number,
         dialled=call.dialled, flow=call.flow_name, flow_version=call.flow_version,
         started_at=ts(call.started_ms), queue=call.queue, enqueued_at=ts(call.enqueued_ms),
         answered_at=ts(leg.answered_ms if leg else None), ended_at=ts(call.ended_ms),
         agent_id=leg.agent_id if leg else None, outcome=call.outcome or "failed",
-        hangup_cause=call.caller_cause,
+        hangup_cause=ending.caller_cause,
         wait_ms=_wait_ms(call, leg.answered_ms if leg else None), talk_ms=talk,
         variables=variables or None, callback_of=call.routing_id,
+        ended_by=ending.ended_by, end_detail=call.end_detail,
     )
 
 
