@@ -73,10 +73,39 @@ class CallFlow:
         self.svc = service
         self.ivr = IvrRunner(deps, service)
         self._handlers = self._dispatch_table()
+        self.handler_errors = 0
 
     # ------------------------------------------------------------- dispatch
 
     async def handle(self, call: Call, item: object) -> None:
+        """Handle one item of the call's lane. The per-call safety net: an
+        unexpected exception sends a caller who is not talking to an agent back to
+        the dialplan (its fallback serves them); connected parties stay bridged."""
+        try:
+            await self._handle(call, item)
+        except Exception:
+            logger.exception("call %s: handler failed on %s", call.call_id, type(item).__name__)
+            self.handler_errors += 1
+            await self._safety_net(call)
+
+    async def _safety_net(self, call: Call) -> None:
+        if call.phase in (Phase.CONNECTED, Phase.ENDING, Phase.ENDED) or call.caller_gone:
+            return  # talking (the bridge stands), or already on the way out
+        logger.warning("call %s: sent back to the dialplan after an unexpected error",
+                       call.call_id)
+        call.end_detail = call.end_detail or "handler_error"
+        self.ivr.cancel_timers(call)
+        try:
+            for leg in call.live_legs():
+                leg.outcome = leg.outcome or "error"
+                await self._hangup(leg.channel_id)
+                await self._leg_failed(call, leg, "error", cause=None)
+            await self._to_dialplan(call)
+        except Exception:
+            logger.exception("call %s: the safety net failed too; hanging up", call.call_id)
+            await self._hangup(call.channel_id)
+
+    async def _handle(self, call: Call, item: object) -> None:
         if call.phase is Phase.ENDED:
             return
         if isinstance(item, ev.Event):
