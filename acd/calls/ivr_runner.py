@@ -17,6 +17,7 @@ import aiohttp
 
 from acd.ari import events as ev
 from acd.ari.errors import AriError
+from acd.calls import records
 from acd.calls.call import Call, Phase
 from acd.calls.messages import FeedIvr
 from acd.ivr import actions as a
@@ -56,6 +57,8 @@ class IvrRunner:
             return
         call.flow_name = flow.name
         call.flow_version = flow.version
+        # From now on a restarted acd knows the call, even should it end unseen.
+        await records.remember_call(self.d, call)
         ctx = engine.IvrContext(
             call_id=call.call_id,
             caller_number=call.caller_number,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from acd.ari.errors import AriError
 from acd.calls.call import Call
 from acd.calls.messages import Vanished
+from acd.calls.recovery import recover
 
 if TYPE_CHECKING:
     from acd.calls.service import CallService
@@ -77,14 +78,19 @@ class Reconciler:
                     done.calls_ended += 1
                     self.svc.post(call, Vanished(frozenset(gone)))
             done.legs_hung_up = await self._unclaimed(live)
+            try:
+                done.records_written = await recover(self.d, self.svc, live)
+            except Exception as exc:  # Redis away: the next run tries again
+                logger.info("reconciliation: re-adoption records not checked: %s", exc)
             done.ghosts_released = await self._routing()
             self.runs += 1
             for name in ("calls_ended", "legs_hung_up", "ghosts_released", "records_written"):
                 setattr(self.totals, name, getattr(self.totals, name) + getattr(done, name))
             if done.anything:
                 logger.warning("reconciliation (%s): %d calls with gone channels ended, "
-                               "%d unclaimed agent legs hung up, %d ghost calls released "
-                               "from routing", why, done.calls_ended, done.legs_hung_up,
+                               "%d unclaimed agent legs hung up, %d calls that ended while "
+                               "acd was down written, %d ghost calls released from routing",
+                               why, done.calls_ended, done.legs_hung_up, done.records_written,
                                done.ghosts_released)
             if self.svc.on_reconciled is not None:
                 self.svc.on_reconciled(done)

@@ -129,8 +129,12 @@ def call_row(call: Call) -> CallRow:
 # ----------------------------------------------------------------- re-adoption
 
 
-def _key(deps: CallDeps, channel_id: str) -> str:
+def record_key(deps: CallDeps, channel_id: str) -> str:
+    """The Redis key of a channel's re-adoption record."""
     return f"{deps.redis_prefix}:chan:{channel_id}"
+
+
+_key = record_key
 
 
 async def remember_call(deps: CallDeps, call: Call) -> None:
@@ -140,6 +144,10 @@ async def remember_call(deps: CallDeps, call: Call) -> None:
         "enqueued_ms": call.enqueued_ms or 0, "started_ms": call.started_ms,
         "caller": call.caller_number, "dialled": call.dialled,
         "routing_id": call.routing_id or "",
+        # What a call that ends while no acd listens is written with (recovery.py).
+        "node": deps.router.node_id, "seen_ms": deps.clock.ms(),
+        "answered_ms": call.answered_ms or 0, "outcome": call.outcome or "",
+        "flow": call.flow_name or "",
     }
     fields.update(_connected_fields(call))
     try:
@@ -168,7 +176,6 @@ def _connected_fields(call: Call) -> dict[str, str | int]:
         "offer": leg.offer.model_dump_json(), "leg_id": leg.leg_id,
         "leg_channel": leg.channel_id, "leg_started_ms": leg.started_ms,
         "leg_answered_ms": leg.answered_ms or 0, "bridge_id": call.bridge_id or "",
-        "answered_ms": call.answered_ms or 0,
     }
 
 

@@ -55,6 +55,7 @@ INBOX_TTL_MS = 120_000
 # callback tasks are taken over, offers for its other calls are not sent to it.
 NODE_TTL_MS = 30_000
 WORKING_CACHE_S = 1.0
+ALIVE_TTL_S = 6 * 3600  # as long as a call's re-adoption record
 
 
 def offer_of(d: dict[str, Any]) -> Offer:
@@ -113,6 +114,7 @@ class Router:
         self._stopping = False
         self.offers_delivered = 0
         self.offers_forwarded = 0
+        self.resumed_from_ms: int | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -121,6 +123,10 @@ class Router:
         self._stopping = False
         self._beating = False
         await self.redis.hsetnx(self.keys.nodes, self.node_id, self.clock.ms())
+        # When this node (a previous life of it) last ticked: calls that ended
+        # while it was down were last seen then (see acd.calls.recovery).
+        seen = await self.redis.get(self.keys.alive(self.node_id))
+        self.resumed_from_ms = int(seen) if seen else None
         await self._heartbeat()
         self._tasks = [
             asyncio.create_task(self._tick_loop(), name=f"router-tick-{self.node_id}"),
@@ -531,7 +537,8 @@ class Router:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(self.keys.node(self.node_id), "1", px=NODE_TTL_MS, get=True)
             pipe.exists(sentinel)
-            was, kept = await pipe.execute()
+            pipe.set(self.keys.alive(self.node_id), str(self.clock.ms()), ex=ALIVE_TTL_S)
+            was, kept, _ = await pipe.execute()
         if not kept:
             await self.redis.set(sentinel, str(self.clock.ms()))
             await self.redis.hsetnx(self.keys.nodes, self.node_id, self.clock.ms())
@@ -547,6 +554,20 @@ class Router:
                            self.node_id)
             await self.on_revived()
         self._beating = True
+
+    async def last_seen_ms(self, node_id: str) -> int | None:
+        """When `node_id` last ticked, None when unknown. For this node: its
+        previous life's last tick, read at start."""
+        if node_id == self.node_id:
+            return self.resumed_from_ms
+        seen = await self.redis.get(self.keys.alive(node_id))
+        return int(seen) if seen else None
+
+    async def node_alive(self, node_id: str) -> bool:
+        """Another node whose heartbeat has not lapsed (this node: True)."""
+        if not node_id or node_id == self.node_id:
+            return node_id == self.node_id
+        return bool(await self.redis.exists(self.keys.node(node_id)))
 
     def connected_agents(self) -> dict[str, tuple[str, str, str]]:
         """Agent -> (call, reservation, queue) of the connected calls this node holds."""
