@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from acd.api.demo import add_demo_routes
 from acd.api.health import health_report
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
+from acd.metrics import refresh as refresh_metrics
 
 if TYPE_CHECKING:
     from acd.app import App
@@ -191,6 +192,7 @@ async def schedule_override(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    await refresh_metrics(_acd(request))
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from acd import metrics
 from acd.ari.client import AriClient, describe_failure
 from acd.ari.config import AriConfig
 from acd.ari.errors import AriError
@@ -80,7 +81,9 @@ class LaneDispatcher:
         try:
             while queue:
                 event, received_at = queue.popleft()
-                self._lag.append(perf_counter() - received_at)
+                lag = perf_counter() - received_at
+                self._lag.append(lag)
+                metrics.EVENT_LAG.observe(lag)
                 try:
                     await self._handler(event)
                 except Exception:

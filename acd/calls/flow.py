@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from acd import metrics
 from acd.ari import events as ev
 from acd.ari.client import AriClient
 from acd.ari.errors import AriError
@@ -588,6 +589,7 @@ class CallFlow:
         self.d.writer.write(records.caller_leg_row(call))
         logger.info("call %s: ended (%s)", call.call_id[:8], call.outcome)
         self.d.writer.write(records.call_row(call))
+        metrics.CALLS.labels(call.outcome or "failed").inc()
         await records.forget_call(self.d, call)
         self.svc.forget(call)
 

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from acd import metrics
 from acd.ari.errors import AriError
 from acd.calls.call import Call
 from acd.calls.messages import Vanished
@@ -84,8 +85,10 @@ class Reconciler:
                 logger.info("reconciliation: re-adoption records not checked: %s", exc)
             done.ghosts_released = await self._routing()
             self.runs += 1
+            metrics.RECONCILIATIONS.inc()
             for name in ("calls_ended", "legs_hung_up", "ghosts_released", "records_written"):
                 setattr(self.totals, name, getattr(self.totals, name) + getattr(done, name))
+                metrics.RECONCILED.labels(name).inc(getattr(done, name))
             if done.anything:
                 logger.warning("reconciliation (%s): %d calls with gone channels ended, "
                                "%d unclaimed agent legs hung up, %d calls that ended while "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from acd import metrics
 from acd.ari.errors import AriError
 from acd.calls import records
 from acd.calls.call import AgentLeg, Call, Phase
@@ -102,6 +103,7 @@ async def _write(deps: CallDeps, record: dict[str, str], channel_id: str) -> Non
         call.ended_by = "caller"
     deps.writer.write(records.caller_leg_row(call))
     deps.writer.write(records.call_row(call))
+    metrics.CALLS.labels(call.outcome or "failed").inc()
     logger.warning("call %s ended while acd was down: written as %s (last seen %.0f s "
                    "before)", call.call_id[:8], call.outcome, (now - call.ended_ms) / 1000)
 

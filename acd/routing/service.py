@@ -25,6 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from acd import metrics
 from acd.agents.model import AgentView
 from acd.agents.service import AgentService, view_of
 from acd.clock import Clock
@@ -544,6 +545,7 @@ class Router:
             await self.redis.hsetnx(self.keys.nodes, self.node_id, self.clock.ms())
             if self._beating:
                 self.restores += 1
+                metrics.REDIS_RESTORES.inc()
                 logger.warning("router %s: Redis lost its data (restarted empty?); restoring "
                                "agents and queueing this node's calls again", self.node_id)
                 if self.on_lost is not None:
