@@ -20,7 +20,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acd.agents.model import AgentDef
-from acd.agents.service import AgentService, AgentStateChange
 from acd.api.app import make_api
 from acd.ari.client import AriClient
 from acd.ari.config import AriConfig
@@ -30,6 +29,7 @@ from acd.calls.service import CallService
 from acd.clock import Clock
 from acd.config import Settings
 from acd.ivr.registry import FlowRegistry
+from acd.routing.agents import AgentService, AgentStateChange
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer
 from acd.routing.service import Router

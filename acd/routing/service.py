@@ -27,11 +27,11 @@ from typing import Any
 
 from acd import metrics
 from acd.agents.model import AgentView
-from acd.agents.service import AgentService, view_of
 from acd.clock import Clock
 from acd.errors import InvalidRequest, NotFound
 from acd.outage import REDIS, report
 from acd.routing import policy
+from acd.routing.agents import AgentService, view_of
 from acd.routing.client import RedisClient
 from acd.routing.keys import Keys, Layout
 from acd.routing.model import (
