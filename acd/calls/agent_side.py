@@ -24,7 +24,10 @@ class AgentSide(FlowBase):
         ring_all = qdef is not None and qdef.strategy == "ring_all"
         ok_phase = call.phase is Phase.QUEUED or (ring_all and call.phase is Phase.OFFERING)
         if not ok_phase or call.caller_gone:
-            await self.d.router.offer_failed(offer, "rejected")
+            try:
+                await self.d.router.offer_failed(offer, "rejected")
+            except Exception as exc:  # the reservation expires on its own, uncounted
+                report(logger, exc, "call %s: refusing an offer failed", call.call_id)
             return
         call.phase = Phase.OFFERING
         call.attempts += 1
@@ -75,7 +78,10 @@ class AgentSide(FlowBase):
             if exc.gone and not call.caller_gone:
                 self.svc.post(call, Verify())
             return
-        await self.d.router.offer_ringing(leg.offer)
+        try:
+            await self.d.router.offer_ringing(leg.offer)
+        except Exception as exc:  # the reservation lasts its TTL; the phone rings on
+            report(logger, exc, "call %s: recording the ring failed", call.call_id)
 
     async def _ring_guard(self, call: Call, channel_id: str) -> None:
         if channel_id == call.channel_id:  # a callback ringing past its timeout
@@ -147,9 +153,10 @@ class AgentSide(FlowBase):
         # Bridged first, then routing: an agent is on call only once they talk.
         try:
             fresh = await self.d.router.offer_answered(leg.offer)
-        except Exception:
-            # Redis away: the two are bridged and talking; keep them so.
-            logger.exception("call %s: recording the answer failed", call.call_id)
+        except Exception as exc:
+            # Redis away: the two are bridged and talking; keep them so (the router
+            # records the answer once Redis is back).
+            report(logger, exc, "call %s: recording the answer failed", call.call_id)
             fresh = True
         if not fresh:
             # The reservation expired and the call went back to its queue meanwhile:

@@ -39,7 +39,7 @@ from acd.calls.messages import (
 )
 from acd.calls.waiting import Waiting
 from acd.ivr.actions import QueueExit
-from acd.outage import report
+from acd.outage import CONNECTION_ERRORS, report
 
 if TYPE_CHECKING:
     from acd.calls.service import CallService
@@ -60,6 +60,10 @@ class CallFlow(Gaps, Waiting, AgentSide, FlowBase):
         the dialplan (its fallback serves them); connected parties stay bridged."""
         try:
             await self._handle(call, item)
+        except CONNECTION_ERRORS as exc:
+            # Redis or ARI away: an outage, no bug; the call's next events (or the
+            # reconciliation once it is back) carry it on.
+            report(logger, exc, "call %s: %s", call.call_id, type(item).__name__)
         except Exception:
             logger.exception("call %s: handler failed on %s", call.call_id, type(item).__name__)
             self.handler_errors += 1

@@ -109,6 +109,7 @@ class Router:
         # whose agents' on_call deadline every tick renews.
         self._connected: dict[str, tuple[str, str]] = {}
         self._connected_queue: dict[str, str] = {}  # call id -> queue (statistics)
+        self._unconfirmed: dict[str, Offer] = {}  # answers Redis did not take yet
         self._working_cache: dict[str, tuple[float, int]] = {}  # queue -> (loop time, n)
         # Loops also check this: a cancel swallowed inside a Redis call must not
         # keep a loop alive after stop().
@@ -327,9 +328,22 @@ class Router:
         # is not on call comes back as gone and costs nothing.
         self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
         self._connected_queue[offer.call_id] = offer.queue
-        res = await self._run("offer_answered", offer.call_id, offer.reservation_id,
-                              offer.agent_id)
-        if not res["connected"]:
+        try:
+            res = await self._run("offer_answered", offer.call_id, offer.reservation_id,
+                                  offer.agent_id)
+        except Exception:
+            # Redis away: the call room keeps the two bridged; the answer is
+            # recorded on the next tick that reaches Redis (see renew), so the
+            # agent is not freed mid-call when the ring's deadline passes.
+            self._unconfirmed[offer.call_id] = offer
+            raise
+        self._unconfirmed.pop(offer.call_id, None)
+        if res["connected"]:
+            # A renew that ran while this answer was on its way (Redis slow, retried)
+            # saw the agent still ringing and dropped the pair: hold it again.
+            self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
+            self._connected_queue[offer.call_id] = offer.queue
+        else:
             self._forget_connected(offer)
             logger.warning("call %s: answer by agent %s came for a stale offer %s",
                            offer.call_id, offer.agent_id, offer.reservation_id)
@@ -426,6 +440,17 @@ class Router:
     async def renew(self) -> int:
         """Push the on_call deadline of the agents on this node's connected calls
         (one script call); returns how many are still on their call."""
+        for call_id, offer in list(self._unconfirmed.items()):
+            if self._connected.get(call_id, ("", ""))[1] != offer.reservation_id:
+                del self._unconfirmed[call_id]  # over meanwhile
+                continue
+            res = await self._run("offer_answered", offer.call_id, offer.reservation_id,
+                                  offer.agent_id)
+            del self._unconfirmed[call_id]
+            if res["connected"]:
+                self._connected[call_id] = (offer.agent_id, offer.reservation_id)
+            logger.warning("call %s: agent %s's answer recorded late (%s)", call_id,
+                           offer.agent_id, "on call" if res["connected"] else "offer gone")
         if not self._connected:
             return 0
         held = [[c, a, r] for c, (a, r) in self._connected.items()]
