@@ -60,7 +60,13 @@ class AgentSide(FlowBase):
         self.d.clock.call_later(ring + 5.0, lambda: self.svc.post(call, RingGuard(leg_channel)))
 
     async def _dial(self, call: Call, leg: AgentLeg) -> None:
-        if leg.extra_dialled or leg.ended_ms is not None:
+        if leg.extra_dialled:
+            return
+        if leg.ended_ms is not None:
+            # acd took its creation for failed (a timeout, a lost reply) but Asterisk
+            # made it: nobody will dial it, so it must not linger.
+            leg.extra_dialled = True
+            await self._hangup(leg.channel_id)
             return
         leg.extra_dialled = True
         if call.caller_gone or call.phase is not Phase.OFFERING:

@@ -197,3 +197,42 @@ async def test_events_lost_without_a_drop_are_found_by_the_periodic_check(
         await h.wait_agent("a1", "available")
         assert h.app.calls is not None and h.app.calls.reconciler.totals.calls_ended >= 1
         await h.assert_clean()
+
+
+async def test_an_agent_leg_made_though_its_creation_seemed_to_fail_is_hung_up(
+        gap: Harness) -> None:
+    """create_channel's reply is lost (a timeout) but Asterisk made the channel: it
+    enters Stasis, nobody dials it, and acd hangs it up at once instead of leaving
+    it; the agent is not charged and the caller is connected on the next offer."""
+    from acd.ari.errors import AriUnavailable
+
+    h = gap  # no periodic reconciliation: the leg is hung up when it shows up
+    assert h.app.ari is not None and h.app.calls is not None
+    ari = h.app.ari
+    real = ari.create_channel
+    made: list[str] = []
+
+    async def reply_lost(*args: Any, **kwargs: Any) -> Any:
+        channel = await real(*args, **kwargs)
+        if not made:
+            made.append(kwargs["channel_id"])
+            raise AriUnavailable("no answer within 5s", method="POST", path="/channels/create")
+        return channel
+    ari.create_channel = reply_lost  # type: ignore[method-assign]
+    await h.app.agents.set_break("a2", "meeting")  # type: ignore[union-attr]
+    ch = h.sim.place_call("+15557006", "100", dtmf=PRESS_SALES)
+    await h.wait_for(lambda: bool(made), "the first agent leg")
+    await h.wait_agent("a1", "on_call")
+    assert not [c for c in h.sim.state()["channels"] if c["id"] == made[0]], \
+        "the leg acd took for failed is still up"
+    view = await h.app.agents.get("a1")  # type: ignore[union-attr]
+    assert view.missed_in_row == 0
+    h.sim.remote_hangup(ch)
+    row = await one_row(h, ch)
+    assert (row["outcome"], row["agent_id"]) == ("answered", "a1")
+    legs = await h.legs(row["call_id"])
+    assert [(x["kind"], x["outcome"]) for x in legs] == [
+        ("caller", "answered"), ("agent", "error"), ("agent", "answered")]
+    assert [x["hangup_cause"] for x in legs] == [16, 41, 16]
+    await h.wait_agent("a1", "available")
+    await h.assert_clean()
