@@ -236,3 +236,18 @@ async def test_an_agent_leg_made_though_its_creation_seemed_to_fail_is_hung_up(
     assert [x["hangup_cause"] for x in legs] == [16, 41, 16]
     await h.wait_agent("a1", "available")
     await h.assert_clean()
+
+
+async def test_the_events_socket_reconnects_at_once_after_a_drop(harness: Harness) -> None:
+    h = harness
+    stream = h.app.stream
+    assert stream is not None
+    loop = asyncio.get_running_loop()
+    for _ in range(3):
+        before = stream.connects
+        began = loop.time()
+        assert await h.sim.drop_websockets() == 1
+        await h.wait_for(lambda n=before: stream.connects > n and stream.connected,
+                         "the events socket back")
+        assert loop.time() - began < 0.5
+        await asyncio.sleep(1.1)  # a connection that lived past the cap: at once again
