@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from acd.calls.endings import Ending, agent_leg_cause, call_ending, q850
 
@@ -70,3 +72,24 @@ def test_agent_leg_cause(outcome: str | None, reported: int | None, cause: int) 
     (31, 31), (127, 127)])
 def test_q850(reported: int | None, valid: int | None) -> None:
     assert q850(reported) == valid
+
+
+OUTCOMES = st.sampled_from([None, "answered", "abandoned", "ivr_hangup", "transferred",
+                            "failed", "callback", "voicemail", "no_answer", "busy",
+                            "noanswer", "rejected", "answered_elsewhere", "unreachable",
+                            "error", "stale", "lost", "reaped", "whatever"])
+CAUSES = st.one_of(st.none(), st.integers(min_value=-5, max_value=300))
+
+
+@given(outcome=OUTCOMES, first=st.sampled_from([None, "caller", "agent", "acd", "unknown",
+                                                 "nonsense"]), reported=CAUSES)
+def test_every_ending_has_a_q850_cause_and_a_known_side(
+        outcome: str | None, first: str | None, reported: int | None) -> None:
+    ending = call_ending(outcome, first, reported)
+    assert ending.ended_by in ("caller", "agent", "acd", "unknown")
+    assert 1 <= ending.caller_cause <= 127 and ending.caller_cause != 32
+    leg = agent_leg_cause(outcome, reported)
+    assert 1 <= leg <= 127 and leg != 32
+    if q850(reported) is not None and outcome not in (
+            "busy", "noanswer", "rejected", "answered_elsewhere"):
+        assert leg == reported  # what Asterisk said is kept when it is a cause
