@@ -91,5 +91,5 @@ def test_every_ending_has_a_q850_cause_and_a_known_side(
     leg = agent_leg_cause(outcome, reported)
     assert 1 <= leg <= 127 and leg != 32
     if q850(reported) is not None and outcome not in (
-            "busy", "noanswer", "rejected", "answered_elsewhere"):
+            "busy", "noanswer", "no_answer", "rejected", "answered_elsewhere"):
         assert leg == reported  # what Asterisk said is kept when it is a cause
