@@ -57,8 +57,6 @@ class IvrRunner:
             return
         call.flow_name = flow.name
         call.flow_version = flow.version
-        # From now on a restarted acd knows the call, even should it end unseen.
-        await records.remember_call(self.d, call)
         ctx = engine.IvrContext(
             call_id=call.call_id,
             caller_number=call.caller_number,
@@ -68,7 +66,10 @@ class IvrRunner:
         )
         state, actions = engine.start(flow, ctx, self.d.clock.now())
         call.ivr = state
-        await self._run(call, actions)
+        await self._run(call, actions)  # the first prompt starts without waiting on Redis
+        if not call.written and not call.caller_gone:
+            # From now on a restarted acd knows the call, even should it end unseen.
+            await records.remember_call(self.d, call)
 
     async def feed(self, call: Call, event: a.IvrEvent) -> None:
         if call.ivr is None or call.caller_gone or call.phase is not Phase.IVR:
