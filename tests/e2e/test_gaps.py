@@ -27,7 +27,10 @@ BACK_WITHIN = 1.0 + (WRAPUP + 5.0) / SPEED + 1.5
 async def gap(redis_prefix: str, redis_client: Any, pg_dsn: str,
               tmp_path: Path) -> AsyncIterator[Harness]:
     # No periodic reconciliation: what these tests see is the one after the reconnect.
+    # Rings long enough (30 s) that no ring times out while ARI is cut: the reconnect
+    # may take up to its 1 s backoff cap (20 s of this clock).
     settings = e2e_settings(redis_prefix, pg_dsn, tmp_path, reconcile_every=0)
+    settings.queues = [q.model_copy(update={"ring_timeout": 30.0}) for q in settings.queues]
     async with running_harness(settings, ari_proxy=True) as h:
         yield h
 
