@@ -20,8 +20,9 @@ from acd.errors import AcdError
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-5s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+        # Date and milliseconds, so that lines match Asterisk's log.
+        format="%(asctime)s.%(msecs)03d %(levelname)-5s %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
     )
     for noisy in ("aiohttp.access", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
                 return _api("DELETE", path)
             return _api("PUT", path, {"override": args.override})
         if args.cmd == "ivr":
-            from acd.ivr import cli as ivr_cli
+            from acd import ivr_cli
 
             if args.ivr_cmd == "validate":
                 return ivr_cli.validate_cmd(list(args.paths), config=args.config,

@@ -24,9 +24,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from acd import startup
 from acd.agents.model import AgentDef
 from acd.agents.phone import effective_policy
-from acd.agents.phones import PhoneWatcher, phones_app
-from acd.agents.service import AgentService, AgentStateChange
-from acd.agents.startup import restore_states
 from acd.api.app import make_api
 from acd.ari.client import AriClient
 from acd.ari.config import AriConfig
@@ -38,8 +35,11 @@ from acd.config import Settings, api_base_url
 from acd.ivr.catalog import catalog_from_settings
 from acd.ivr.flow_settings import settings_from_env
 from acd.ivr.registry import FlowRegistry
+from acd.routing.agent_startup import restore_states
+from acd.routing.agents import AgentService, AgentStateChange
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer
+from acd.routing.phones import PhoneWatcher, phones_app
 from acd.routing.service import Router
 from acd.sim.server import Simulator
 from acd.store.migrate import migrate
@@ -191,10 +191,25 @@ class App:
             assert self.calls is not None
             self.calls.requeue_waiting()
 
+        # Redis lost its data: agents as last seen, logins from the configuration,
+        # this node's calls queued again (see Router._heartbeat).
+        async def on_lost() -> None:
+            assert self.calls is not None and self.router is not None
+            assert self.agents is not None
+            restored = await self.router.restore_agents()
+            # Agents this node never saw: as at start-up (configured login, else the
+            # last state PostgreSQL recorded).
+            unseen = [a for a in s.agents if a.id not in self.agents.known]
+            await restore_states(self.agents, unseen, [a.id for a in unseen], dsn)
+            self.calls.requeue_waiting(lost=True)
+            logger.warning("Redis restored: %d agents in their last known state, %d calls "
+                           "held here queued again", restored, len(self.calls.calls))
+            await self.router.kick()
+
         self.router = Router(self.redis, prefix=s.redis_prefix, node_id=self.node_id,
                              clock=clock, queues=queue_defs, agents=self.agents,
                              settings=routing, on_offer=on_offer, on_exit=on_exit,
-                             on_revived=on_revived)
+                             on_revived=on_revived, on_lost=on_lost)
         self.ari = AriClient(ari_cfg)
         await self.ari.start()
         self.calls = CallService(CallDeps(
@@ -223,6 +238,7 @@ class App:
                                   on_connect=self.calls.on_connect,
                                   lane_of=self.calls.lane_of, disallow=DISALLOWED_EVENTS)
         await self.stream.start()
+        self.calls.start_reconciling(s.reconcile_every)
         if self.start_api:
             await self._start_api()
         logger.info("acd %s attached to ARI app %r at %s", self.node_id, s.ari.app, ari_cfg.url)

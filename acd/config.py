@@ -134,6 +134,9 @@ class Settings(_Model):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
     phones: PhoneSettings = Field(default_factory=PhoneSettings)
+    # Seconds (clock time) between reconciliations of the calls acd holds against
+    # Asterisk and routing (one also runs after every ARI (re)connect); 0 = only then.
+    reconcile_every: float = Field(default=30.0, ge=0)
 
     @model_validator(mode="after")
     def _callback_fits_the_reservation(self) -> Settings:

@@ -18,8 +18,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from acd.agents.model import AgentDef
-from acd.agents.service import AgentService
 from acd.clock import Clock
+from acd.routing.agents import AgentService
 from acd.routing.model import Offer, QueueDef, QueueRequest, RoutingSettings
 from acd.routing.service import Router
 from bench.common import summary_ms

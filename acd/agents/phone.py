@@ -1,7 +1,7 @@
 """The phone behind an agent, pure: what Asterisk says of it, and what routing does with it.
 
 Asterisk tells an ARI application subscribed to `endpoint:PJSIP/agentN` and
-`deviceState:PJSIP/agentN` (acd/agents/phones.py subscribes) how the phone is:
+`deviceState:PJSIP/agentN` (acd/routing/phones.py subscribes) how the phone is:
 
     EndpointStateChange  endpoint.state       online | offline (any contact usable?)
     PeerStatusChange     peer.peer_status     Reachable | Unreachable (same, for PJSIP)

@@ -15,8 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from acd.api.body import http_errors_middleware, json_object, reason_text
 from acd.api.demo import add_demo_routes
+from acd.api.health import health_report
 from acd.api.phone_metrics import phone_metrics_text
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
+from acd.metrics import refresh as refresh_metrics
 
 if TYPE_CHECKING:
     from acd.app import App
@@ -72,11 +74,8 @@ def _view(v: Any) -> dict[str, Any]:
 
 
 async def health(request: web.Request) -> web.Response:
-    acd = _acd(request)
-    connected = bool(acd.stream and acd.stream.connected)
-    return web.json_response({"status": "ok" if connected else "degraded",
-                              "ari_connected": connected, "node_id": acd.node_id},
-                             status=200 if connected else 503)
+    body, status = health_report(_acd(request))
+    return web.json_response(body, status=status)
 
 
 async def list_agents(request: web.Request) -> web.Response:
@@ -182,6 +181,7 @@ async def schedule_override(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    await refresh_metrics(_acd(request))
     body = generate_latest() + (await phone_metrics_text(_acd(request))).encode()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

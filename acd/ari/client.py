@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -21,6 +22,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from acd import metrics
 from acd.ari.config import AriConfig
 from acd.ari.errors import AriError, AriUnavailable, error_for
 from acd.ari.models import (
@@ -137,6 +139,17 @@ class AriClient:
             raise AriUnavailable("client not started", method=method, path=path)
         query = {**params, **self._auth_params} if params else self._auth_params
         url = URL(self._base + path, encoded=True)
+        began = time.perf_counter()
+        try:
+            return await self._request(session, method, path, url, query, body)
+        except AriError as exc:
+            metrics.ARI_ERRORS.labels("none" if exc.status is None else str(exc.status)).inc()
+            raise
+        finally:
+            metrics.ARI_REQUESTS.labels(method).observe(time.perf_counter() - began)
+
+    async def _request(self, session: aiohttp.ClientSession, method: str, path: str,
+                       url: URL, query: Params, body: JsonDict | None) -> Any:
         for delay in (*DROPPED_RETRIES, None):
             self.requests_sent += 1
             try:

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from acd import metrics
 from acd.ari.client import AriClient, describe_failure
 from acd.ari.config import AriConfig
 from acd.ari.errors import AriError
@@ -80,7 +81,9 @@ class LaneDispatcher:
         try:
             while queue:
                 event, received_at = queue.popleft()
-                self._lag.append(perf_counter() - received_at)
+                lag = perf_counter() - received_at
+                self._lag.append(lag)
+                metrics.EVENT_LAG.observe(lag)
                 try:
                     await self._handler(event)
                 except Exception:
@@ -132,8 +135,8 @@ class EventStream:
         disallow: Sequence[str] = (),
         *,
         session: aiohttp.ClientSession | None = None,
-        backoff_base: float = 0.2,
-        backoff_cap: float = 5.0,
+        backoff_base: float = 0.1,
+        backoff_cap: float = 1.0,
         heartbeat: float | None = 20.0,
         max_lag_samples: int = 10_000,
     ) -> None:
@@ -225,18 +228,31 @@ class EventStream:
     # ------------------------------------------------------------ connection
 
     async def _run(self) -> None:
+        """Connect, read until the socket drops, reconnect: the first attempt after a
+        drop at once, then with a backoff capped at `backoff_cap` seconds, so acd is
+        back within about that long of Asterisk. An outage is logged when it starts
+        and when it ends (with its length and attempts), not once per attempt."""
         failures = 0
         loop = asyncio.get_running_loop()
+        down_since: float | None = None
         while not self._stopping:
-            ws = await self._connect()
+            if failures:
+                await self._backoff(failures)
+            ws = await self._connect(quiet=failures > 0)
             if ws is None:
                 failures += 1
-                await self._backoff(failures)
+                if down_since is None:
+                    down_since = loop.time()
                 continue
             opened = loop.time()
             self.connected = True
             self.connects += 1
-            logger.info("ARI events connected to %s", self.log_url)
+            if down_since is not None:
+                logger.warning("ARI events connected to %s again after %.1f s (%d attempts)",
+                               self.log_url, opened - down_since, failures + 1)
+            else:
+                logger.info("ARI events connected to %s", self.log_url)
+            down_since = None
             resync = loop.create_task(self._resync(ws))
             self._resyncs.add(resync)
             resync.add_done_callback(self._resyncs.discard)
@@ -246,14 +262,14 @@ class EventStream:
                 self.connected = False
                 self._ws = None
                 await ws.close()
-            # A connection that lived a while earns a quick reconnect; one that
+            # A connection that lived a while earns an immediate reconnect; one that
             # keeps dying at once backs off towards the cap.
             failures = 0 if loop.time() - opened >= self._backoff_cap else failures + 1
+            down_since = loop.time()
             logger.warning("ARI events connection to %s lost (close code %s); reconnecting",
                            self.log_url, ws.close_code)
-            await self._backoff(failures)
 
-    async def _connect(self) -> aiohttp.ClientWebSocketResponse | None:
+    async def _connect(self, quiet: bool = False) -> aiohttp.ClientWebSocketResponse | None:
         assert self._session is not None
         try:
             async with asyncio.timeout(self.config.timeout):
@@ -262,16 +278,17 @@ class EventStream:
                     headers=self.config.auth_headers(), heartbeat=self._heartbeat,
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            logger.warning("ARI events: cannot connect to %s: %s", self.log_url,
-                           describe_failure(exc, self.config))
+            logger.log(logging.DEBUG if quiet else logging.WARNING,
+                       "ARI events: cannot connect to %s: %s", self.log_url,
+                       describe_failure(exc, self.config))
             return None
         self._ws = ws
         return ws
 
     async def _backoff(self, failures: int) -> None:
-        """Exponential backoff with full jitter, capped."""
-        ceiling = min(self._backoff_cap, self._backoff_base * 2 ** min(failures, 30))
-        await asyncio.sleep(random.uniform(0, ceiling))
+        """Exponential backoff with jitter, capped."""
+        ceiling = min(self._backoff_cap, self._backoff_base * 2 ** min(failures - 1, 30))
+        await asyncio.sleep(random.uniform(ceiling / 2, ceiling))
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         # The only await here is the socket: handlers run in lane tasks.

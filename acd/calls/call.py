@@ -39,6 +39,9 @@ class AgentLeg:
     outcome: str | None = None
     hangup_requested: bool = False
     extra_dialled: bool = False
+    # Asterisk confirmed the channel exists (its create answered, or it was
+    # re-adopted): only then may reconciliation take its absence for a hang-up.
+    created: bool = False
 
 
 @dataclass(slots=True)
@@ -69,9 +72,14 @@ class Call:
     ended_ms: int | None = None
     caller_cause: int | None = None
     caller_gone: bool = False
+    # Who ended the call: caller, agent, acd, system or unknown (acd.calls.endings).
+    ended_by: str | None = None
+    end_detail: str | None = None  # what is known is partial: events_lost, acd_down
     caller_destroyed: bool = False
     transferred: bool = False
     written: bool = False
+    # False while acd is still creating the caller's channel (a callback).
+    channel_created: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     # What the queue node asked for while waiting: announcements (QueueAnnounce as a
     # dict) and the callback key, number and offer prompt.

@@ -17,12 +17,14 @@ import aiohttp
 
 from acd.ari import events as ev
 from acd.ari.errors import AriError
+from acd.calls import records
 from acd.calls.call import Call, Phase
 from acd.calls.http_guard import GuardedHttp, Refused
 from acd.calls.messages import FeedIvr
 from acd.ivr import actions as a
 from acd.ivr import engine
 from acd.ivr.secret import json_default
+from acd.outage import report
 
 # Announcements share `Call.playing` with the IVR's prompts (so that stopping the
 # prompts stops them too) under this play id, which the engine never hands out.
@@ -65,7 +67,10 @@ class IvrRunner:
         )
         state, actions = engine.start(flow, ctx, self.d.clock.now())
         call.ivr = state
-        await self._run(call, actions)
+        await self._run(call, actions)  # the first prompt starts without waiting on Redis
+        if not call.written and not call.caller_gone:
+            # From now on a restarted acd knows the call, even should it end unseen.
+            await records.remember_call(self.d, call)
 
     async def feed(self, call: Call, event: a.IvrEvent) -> None:
         if call.ivr is None or call.caller_gone or call.phase is not Phase.IVR:
@@ -133,6 +138,7 @@ class IvrRunner:
         elif isinstance(action, a.Hangup):
             await self.stop_prompts(call)
             call.outcome = call.outcome or "ivr_hangup"
+            call.ended_by = call.ended_by or "acd"
             await self.svc.flow._hangup(call.channel_id, reason=action.reason)
         elif isinstance(action, a.Transfer):
             await self._transfer(call, action)
@@ -224,9 +230,9 @@ class IvrRunner:
         key = f"{self.d.redis_prefix}:list:{action.list_name}"
         try:
             member = bool(await self.d.redis.sismember(key, action.number))
-        except Exception:
-            logger.exception("call %s: list lookup failed; treated as not a member",
-                             call.call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: list lookup failed; treated as not a member",
+                   call.call_id)
             member = False
         self.svc.post(call, FeedIvr(a.ListResult(action.request_id, member)))
 
@@ -241,8 +247,8 @@ class IvrRunner:
                 override = "closed"
             elif value == "emergency":
                 override = "emergency"
-        except Exception:
-            logger.exception("call %s: schedule override lookup failed", call.call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: schedule override lookup failed", call.call_id)
         self.svc.post(call, FeedIvr(a.OverrideResult(action.request_id, override)))
 
     async def _record(self, call: Call, action: a.Record) -> None:

@@ -39,7 +39,11 @@ class Reap:
 
 @dataclass(frozen=True, slots=True)
 class Requeue:
-    """A re-adopted call that was waiting: music again, same place in the queue."""
+    """A re-adopted call that was waiting: music again, same place in the queue.
+    `lost`: Redis lost its data; an offered call's ringing legs stop (their offers
+    are gone) and a connected call writes its re-adoption record again."""
+
+    lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +66,17 @@ class LeftQueue:
     """Routing took the waiting call out of its queue (nobody staffs it any more)."""
 
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Vanished:
+    """Reconciliation found channels of this call that Asterisk no longer has (their
+    hang-up events were lost, e.g. while the events socket was down)."""
+
+    channel_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Verify:
+    """Ask Asterisk whether this call's channels still exist (after a request that
+    failed as if one were gone, with no hang-up event to follow)."""

@@ -9,9 +9,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
+from acd.ari.errors import AriAllocationFailed, AriError
 from acd.calls.call import AgentLeg, Call, Phase
+from acd.calls.endings import agent_leg_cause, call_ending
 from acd.calls.messages import Reap, Requeue, Start
-from acd.routing.model import Offer, QueueRequest
+from acd.outage import report
+from acd.routing.model import FailReason, Offer, QueueRequest
 from acd.store.rows import CallRow, LegRow, QueueEventRow
 
 if TYPE_CHECKING:
@@ -45,6 +48,14 @@ def exit_reason(reason: str | None) -> ExitReason:
     return "full"
 
 
+def create_failure(exc: AriError) -> FailReason:
+    """Why an agent leg could not be created or dialled: "unreachable" (counted
+    against the agent) only when Asterisk says the phone cannot be reached; acd's
+    own trouble (no answer from ARI, a timeout, a 5xx, a gone channel) is "error",
+    which is never charged to an agent."""
+    return "unreachable" if isinstance(exc, AriAllocationFailed) else "error"
+
+
 def fail_event(reason: str) -> str:
     return {"busy": "busy", "unreachable": "unreachable"}.get(reason, "no_answer")
 
@@ -76,7 +87,7 @@ def agent_leg_row(call: Call, leg: AgentLeg) -> LegRow:
         leg_id=leg.leg_id, call_id=call.call_id, kind="agent", channel_id=leg.channel_id,
         endpoint=leg.endpoint, agent_id=leg.agent_id, queue=call.queue,
         started_at=ts(leg.started_ms), answered_at=ts(leg.answered_ms),
-        ended_at=ts(leg.ended_ms), hangup_cause=leg.cause,
+        ended_at=ts(leg.ended_ms), hangup_cause=agent_leg_cause(leg.outcome, leg.cause),
         wait_ms=_wait_ms(call, leg.answered_ms or leg.started_ms), outcome=leg.outcome,
     )
 
@@ -88,7 +99,8 @@ def caller_leg_row(call: Call) -> LegRow:
         channel_id=call.channel_id, endpoint=None,
         agent_id=leg.agent_id if leg else None, queue=call.queue,
         started_at=ts(call.started_ms), answered_at=ts(call.answered_ms),
-        ended_at=ts(call.ended_ms), hangup_cause=call.caller_cause,
+        ended_at=ts(call.ended_ms),
+        hangup_cause=call_ending(call.outcome, call.ended_by, call.caller_cause).caller_cause,
         wait_ms=_wait_ms(call, leg.answered_ms if leg else None), outcome=call.outcome,
     )
 
@@ -100,23 +112,29 @@ def call_row(call: Call) -> CallRow:
         end = leg.ended_ms or call.ended_ms
         talk = None if end is None else max(0, end - leg.answered_ms)
     variables = dict(call.ivr.variables) if call.ivr is not None else {}
+    ending = call_ending(call.outcome, call.ended_by, call.caller_cause)
     return CallRow(
         call_id=call.call_id, channel_id=call.channel_id, caller_number=call.caller_number,
         dialled=call.dialled, flow=call.flow_name, flow_version=call.flow_version,
         started_at=ts(call.started_ms), queue=call.queue, enqueued_at=ts(call.enqueued_ms),
         answered_at=ts(leg.answered_ms if leg else None), ended_at=ts(call.ended_ms),
         agent_id=leg.agent_id if leg else None, outcome=call.outcome or "failed",
-        hangup_cause=call.caller_cause,
+        hangup_cause=ending.caller_cause,
         wait_ms=_wait_ms(call, leg.answered_ms if leg else None), talk_ms=talk,
         variables=variables or None, callback_of=call.routing_id,
+        ended_by=ending.ended_by, end_detail=call.end_detail,
     )
 
 
 # ----------------------------------------------------------------- re-adoption
 
 
-def _key(deps: CallDeps, channel_id: str) -> str:
+def record_key(deps: CallDeps, channel_id: str) -> str:
+    """The Redis key of a channel's re-adoption record."""
     return f"{deps.redis_prefix}:chan:{channel_id}"
+
+
+_key = record_key
 
 
 async def remember_call(deps: CallDeps, call: Call) -> None:
@@ -126,6 +144,10 @@ async def remember_call(deps: CallDeps, call: Call) -> None:
         "enqueued_ms": call.enqueued_ms or 0, "started_ms": call.started_ms,
         "caller": call.caller_number, "dialled": call.dialled,
         "routing_id": call.routing_id or "",
+        # What a call that ends while no acd listens is written with (recovery.py).
+        "node": deps.router.node_id, "seen_ms": deps.clock.ms(),
+        "answered_ms": call.answered_ms or 0, "outcome": call.outcome or "",
+        "flow": call.flow_name or "",
     }
     fields.update(_connected_fields(call))
     try:
@@ -134,8 +156,8 @@ async def remember_call(deps: CallDeps, call: Call) -> None:
             pipe.hset(_key(deps, call.channel_id), mapping=fields)  # type: ignore[arg-type]
             pipe.expire(_key(deps, call.channel_id), 6 * 3600)
             await pipe.execute()
-    except Exception:
-        logger.exception("call %s: could not write its re-adoption record", call.call_id)
+    except Exception as exc:
+        report(logger, exc, "call %s: could not write its re-adoption record", call.call_id)
 
 
 # Seconds (clock time) between attempts to delete a finished call's record while
@@ -154,7 +176,6 @@ def _connected_fields(call: Call) -> dict[str, str | int]:
         "offer": leg.offer.model_dump_json(), "leg_id": leg.leg_id,
         "leg_channel": leg.channel_id, "leg_started_ms": leg.started_ms,
         "leg_answered_ms": leg.answered_ms or 0, "bridge_id": call.bridge_id or "",
-        "answered_ms": call.answered_ms or 0,
     }
 
 
@@ -227,8 +248,8 @@ async def readopt(deps: CallDeps, svc: CallService, flow: CallFlow,
         try:
             raw = await deps.redis.hgetall(_key(deps, channel_id))
             record = {str(k): str(v) for k, v in raw.items()}
-        except Exception:
-            logger.exception("re-adopt %s: Redis unreachable", channel_id)
+        except Exception as exc:
+            report(logger, exc, "re-adopt %s: Redis unreachable", channel_id)
         found.append((channel_id, record))
     # Calls first: a connected call takes its agent leg with it, which must not be
     # hung up as a leg nobody owns.
@@ -299,8 +320,8 @@ async def remember_callback(deps: CallDeps, call: Call, number: str) -> None:
             })
             pipe.expire(key, CALLBACK_TTL_S)
             await pipe.execute()
-    except Exception:
-        logger.exception("call %s: could not write its callback record", call.call_id)
+    except Exception as exc:
+        report(logger, exc, "call %s: could not write its callback record", call.call_id)
 
 
 async def callback_attempt(deps: CallDeps, routing_id: str) -> int:
@@ -312,13 +333,13 @@ async def callback_attempt(deps: CallDeps, routing_id: str) -> int:
             pipe.expire(key, CALLBACK_TTL_S)
             tries, _ = await pipe.execute()
         return int(tries)
-    except Exception:
-        logger.exception("callback %s: could not count the attempt", routing_id)
+    except Exception as exc:
+        report(logger, exc, "callback %s: could not count the attempt", routing_id)
         return 1
 
 
 async def forget_callback(deps: CallDeps, routing_id: str) -> None:
     try:
         await deps.redis.delete(_cb_key(deps, routing_id))
-    except Exception:
-        logger.exception("callback %s: could not delete its record", routing_id)
+    except Exception as exc:
+        report(logger, exc, "callback %s: could not delete its record", routing_id)

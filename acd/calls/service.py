@@ -19,6 +19,7 @@ from acd.calls.call import Call, Phase
 from acd.calls.flow import CallDeps, CallFlow
 from acd.calls.lane import Lane
 from acd.calls.messages import LeftQueue, OfferMsg, Reap, Requeue, Start, StartCallback
+from acd.calls.reconcile import Reconciled, Reconciler
 from acd.routing.model import Offer
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,10 @@ class CallService:
         self.calls_started = 0
         self.calls_ended = 0
         self.on_call_ended: Callable[[Call], Awaitable[None] | None] | None = None
+        self.on_reconciled: Callable[[Reconciled], None] | None = None
+        self.reconciler = Reconciler(self)
+        self.adopted = False  # the first re-adoption after start is done
+        self._reconciling: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- lanes
 
@@ -55,6 +60,10 @@ class CallService:
         if cid is None:
             return None
         return self._by_channel.get(cid)
+
+    def by_channel(self, channel_id: str) -> str | None:
+        """The id of the call a channel belongs to, if any."""
+        return self._by_channel.get(channel_id)
 
     def bind_channel(self, channel_id: str, call: Call) -> None:
         self._by_channel[channel_id] = call.call_id
@@ -180,6 +189,7 @@ class CallService:
             caller_number=offer.callback, caller_name="", dialled="callback",
             started_ms=self.deps.clock.ms(), phase=Phase.DIALLING, queue=offer.queue,
             enqueued_ms=offer.enqueued_at_ms, routing_id=offer.call_id,
+            channel_created=False,
         )
         self.calls[call.call_id] = call
         self.bind_channel(call.channel_id, call)
@@ -187,12 +197,15 @@ class CallService:
         self.calls_started += 1
         self.post(call, StartCallback(offer))
 
-    def requeue_waiting(self) -> None:
+    def requeue_waiting(self, lost: bool = False) -> None:
         """Put every caller this node holds as waiting back in routing (kept places
-        stay; lost ones come back with their original enqueue time)."""
+        stay; lost ones come back with their original enqueue time). With `lost`
+        (Redis lost its data) offered calls too, and connected calls write their
+        re-adoption records again."""
+        phases = (Phase.QUEUED, Phase.OFFERING, Phase.CONNECTED) if lost else (Phase.QUEUED,)
         for call in list(self.calls.values()):
-            if call.phase is Phase.QUEUED:
-                self.post(call, Requeue())
+            if call.phase in phases:
+                self.post(call, Requeue(lost))
 
     def on_queue_exit(self, call_id: str, reason: str) -> None:
         """Routing gave a waiting call back (its queue has nobody logged in)."""
@@ -201,22 +214,50 @@ class CallService:
             self.post(call, LeftQueue(reason))
 
     async def on_connect(self, channel_ids: list[str]) -> None:
-        """After every (re)connect: re-adopt the channels still in our app."""
+        """After every (re)connect: re-adopt the channels still in our app, then
+        end what is gone (see acd.calls.reconcile)."""
         await self.flow.readopt(channel_ids)
+        self.adopted = True
+        await self.reconciler.run("connect")
+
+    def start_reconciling(self, every: float) -> None:
+        """Reconcile every `every` clock seconds too (events can be lost without
+        the socket dropping: a slow consumer, a bug)."""
+        if self._reconciling is None and every > 0:
+            self._reconciling = asyncio.get_running_loop().create_task(
+                self._reconcile_loop(every))
+
+    async def _reconcile_loop(self, every: float) -> None:
+        while self.accepting:
+            await self.deps.clock.sleep(every)
+            if not self.adopted:
+                continue
+            try:
+                await self.reconciler.run("periodic")
+            except Exception:
+                logger.exception("periodic reconciliation failed")
 
     async def stop(self) -> None:
         """Stop taking calls; live calls stay in Asterisk for a restarted acd."""
         self.accepting = False
+        if self._reconciling is not None:
+            self._reconciling.cancel()
+            await asyncio.gather(self._reconciling, return_exceptions=True)
+            self._reconciling = None
         for call in list(self.calls.values()):
             for handle in call.timers.values():
                 handle.cancel()
             if call.announce_timer is not None:
                 call.announce_timer.cancel()
-        for lane in list(self._lanes.values()):
+        # Bounded as a whole, not per call: 2 s however many calls are live.
+        lanes = [lane for lane in self._lanes.values() if lane.busy]
+        if lanes:
             try:
-                await asyncio.wait_for(lane.idle(), timeout=2.0)
+                await asyncio.wait_for(asyncio.gather(*(lane.idle() for lane in lanes)),
+                                       timeout=2.0)
             except TimeoutError:
-                logger.warning("a call lane did not finish within 2 s at shutdown")
+                logger.warning("%d call lanes did not finish within 2 s at shutdown",
+                               sum(1 for lane in lanes if lane.busy))
 
     async def drain(self, timeout: float) -> None:
         """Wait until every call lane is idle (tests and benchmarks)."""

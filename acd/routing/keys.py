@@ -76,6 +76,15 @@ class Keys:
     def node(self, node_id: str) -> str:
         return f"{self.tag}:node:{node_id}"
 
+    def alive(self, node_id: str) -> str:
+        """Clock ms of the node's last tick (kept 6 hours): when a dead node last
+        saw its calls."""
+        return f"{self.tag}:alive:{node_id}"
+
+    def sentinel(self, node_id: str) -> str:
+        """Set at start and never expiring: gone means Redis lost its data."""
+        return f"{self.tag}:sentinel:{node_id}"
+
     @property
     def kick(self) -> str:
         return f"{self.tag}:kick"

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Literal
 
 from redis.commands.core import AsyncScript
 
+from acd import metrics
 from acd.routing.client import RedisClient
 from acd.routing.keys import Layout
 from acd.routing.model import RoutingSettings
@@ -70,7 +72,11 @@ class Scripts:
     async def run(self, name: ScriptName, now_ms: int, *args: str | int) -> dict[str, Any]:
         """Run one operation; returns its decoded JSON result."""
         argv: Sequence[str | int] = (*self.layout.head, now_ms, self._settings, *args)
-        raw = await self._scripts[name](keys=list(self.layout.keys), args=list(argv))
+        began = time.perf_counter()
+        try:
+            raw = await self._scripts[name](keys=list(self.layout.keys), args=list(argv))
+        finally:
+            metrics.REDIS_SCRIPTS.labels(name).observe(time.perf_counter() - began)
         result: dict[str, Any] = json.loads(raw)
         result["changes"] = as_list(result.get("changes"))
         result["offers"] = as_list(result.get("offers"))

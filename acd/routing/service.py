@@ -25,11 +25,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from acd import metrics
 from acd.agents.model import AgentView
-from acd.agents.service import AgentService, view_of
 from acd.clock import Clock
 from acd.errors import InvalidRequest, NotFound
+from acd.outage import REDIS, report
 from acd.routing import policy
+from acd.routing.agents import AgentService, view_of
 from acd.routing.client import RedisClient
 from acd.routing.keys import Keys, Layout
 from acd.routing.model import (
@@ -54,6 +56,7 @@ INBOX_TTL_MS = 120_000
 # callback tasks are taken over, offers for its other calls are not sent to it.
 NODE_TTL_MS = 30_000
 WORKING_CACHE_S = 1.0
+ALIVE_TTL_S = 6 * 3600  # as long as a call's re-adoption record
 
 
 def offer_of(d: dict[str, Any]) -> Offer:
@@ -69,7 +72,8 @@ class Router:
     def __init__(self, redis: RedisClient, *, prefix: str, node_id: str, clock: Clock,
                  queues: list[QueueDef], agents: AgentService, settings: RoutingSettings,
                  on_offer: OnOffer, on_exit: OnExit | None = None,
-                 on_revived: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_revived: Callable[[], Awaitable[None]] | None = None,
+                 on_lost: Callable[[], Awaitable[None]] | None = None) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self.node_id = node_id
@@ -80,6 +84,12 @@ class Router:
         self.on_offer = on_offer
         self.on_exit = on_exit
         self.on_revived = on_revived
+        # Redis lost its data (restarted empty, flushed): the owner restores agents
+        # and queues its calls again (see _heartbeat).
+        self.on_lost = on_lost
+        self.redis_ok = True  # the last tick reached Redis
+        self.restores = 0
+        self._ticks = 0
         self._beating = False  # a heartbeat was written since start()
         skills = set(agents.skills())
         for q in queues:
@@ -98,12 +108,15 @@ class Router:
         # Connected calls this node owns: call id -> (agent id, reservation id),
         # whose agents' on_call deadline every tick renews.
         self._connected: dict[str, tuple[str, str]] = {}
+        self._connected_queue: dict[str, str] = {}  # call id -> queue (statistics)
+        self._unconfirmed: dict[str, Offer] = {}  # answers Redis did not take yet
         self._working_cache: dict[str, tuple[float, int]] = {}  # queue -> (loop time, n)
         # Loops also check this: a cancel swallowed inside a Redis call must not
         # keep a loop alive after stop().
         self._stopping = False
         self.offers_delivered = 0
         self.offers_forwarded = 0
+        self.resumed_from_ms: int | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -112,6 +125,10 @@ class Router:
         self._stopping = False
         self._beating = False
         await self.redis.hsetnx(self.keys.nodes, self.node_id, self.clock.ms())
+        # When this node (a previous life of it) last ticked: calls that ended
+        # while it was down were last seen then (see acd.calls.recovery).
+        seen = await self.redis.get(self.keys.alive(self.node_id))
+        self.resumed_from_ms = int(seen) if seen else None
         await self._heartbeat()
         self._tasks = [
             asyncio.create_task(self._tick_loop(), name=f"router-tick-{self.node_id}"),
@@ -182,7 +199,7 @@ class Router:
         self._cancel_exit(call_id)
         res = await self._run("dequeue", call_id, "0")
         if res["was"] != "connected":  # a connected call is still renewed until call_ended
-            self._connected.pop(call_id, None)
+            self._drop_connected(call_id)
         return DequeueResult(was=res["was"], agents_released=res.get("released") or [])
 
     async def to_callback(self, call_id: str, number: str) -> bool:
@@ -310,9 +327,23 @@ class Router:
         # Renewed from now on, even should the reply be lost: renewing a pair that
         # is not on call comes back as gone and costs nothing.
         self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
-        res = await self._run("offer_answered", offer.call_id, offer.reservation_id,
-                              offer.agent_id)
-        if not res["connected"]:
+        self._connected_queue[offer.call_id] = offer.queue
+        try:
+            res = await self._run("offer_answered", offer.call_id, offer.reservation_id,
+                                  offer.agent_id)
+        except Exception:
+            # Redis away: the call room keeps the two bridged; the answer is
+            # recorded on the next tick that reaches Redis (see renew), so the
+            # agent is not freed mid-call when the ring's deadline passes.
+            self._unconfirmed[offer.call_id] = offer
+            raise
+        self._unconfirmed.pop(offer.call_id, None)
+        if res["connected"]:
+            # A renew that ran while this answer was on its way (Redis slow, retried)
+            # saw the agent still ringing and dropped the pair: hold it again.
+            self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
+            self._connected_queue[offer.call_id] = offer.queue
+        else:
             self._forget_connected(offer)
             logger.warning("call %s: answer by agent %s came for a stale offer %s",
                            offer.call_id, offer.agent_id, offer.reservation_id)
@@ -322,6 +353,52 @@ class Router:
         """A connected call this node took over (re-adopted after a restart): keep
         renewing its agent's on-call deadline from now on."""
         self._connected[offer.call_id] = (offer.agent_id, offer.reservation_id)
+        self._connected_queue[offer.call_id] = offer.queue
+
+    def keep_connected(self, held: set[str]) -> int:
+        """Stop renewing the on-call deadline of calls this node no longer holds
+        (reconciliation); returns how many were dropped."""
+        stale = [call_id for call_id in self._connected if call_id not in held]
+        for call_id in stale:
+            logger.warning("call %s: no longer held here; its agent's on-call deadline is "
+                           "not renewed any more", call_id)
+            del self._connected[call_id]
+            self._connected_queue.pop(call_id, None)
+        return len(stale)
+
+    async def release_ghosts(self, held_now: Callable[[], set[str]]) -> int:
+        """Calls routing holds for this node that the node does not hold (their
+        caller left while acd was not listening, or a dequeue was lost): waiting or
+        offered ones leave their queue, connected ones end (the agent wraps up).
+        Callback tasks have nobody on the line and stay. Returns how many.
+        `held_now` (the ids the node holds) is asked after routing was read: a call
+        is held before it is queued, so one queued meanwhile is seen held."""
+        raw: dict[Any, Any] = await self.redis.hgetall(self.keys.calls)
+        held = held_now()
+        n = 0
+        for call_id, text in raw.items():
+            call_id = str(call_id)
+            if call_id in held:
+                continue
+            rec = json.loads(text)
+            if rec.get("owner") != self.node_id or rec.get("cb"):
+                continue
+            st = rec.get("st")
+            if st in ("waiting", "offered"):
+                await self.dequeue(call_id)
+            elif st == "connected":
+                q = self.queues.get(str(rec.get("q")))
+                wrap = int((q.wrapup if q else 0.0) * 1000)
+                reservations = rec.get("res")
+                for res, agent_id in (reservations if isinstance(reservations, dict)
+                                      else {}).items():
+                    await self._run("call_ended", call_id, str(res), str(agent_id), wrap)
+            else:
+                continue
+            logger.warning("call %s: routing held it (%s) for this node, which does not: "
+                           "released", call_id, st)
+            n += 1
+        return n
 
     async def offer_failed(self, offer: Offer, reason: FailReason) -> AgentView:
         """The agent did not take the call: it goes back to the head of its queue
@@ -355,7 +432,7 @@ class Router:
             for call_id in res.get("orphaned") or []:
                 logger.warning("call %s: its owner stopped renewing it; agent freed",
                                call_id)
-                self._connected.pop(call_id, None)
+                self._drop_connected(call_id)
             if not res["more"]:
                 break
         return seen
@@ -363,12 +440,23 @@ class Router:
     async def renew(self) -> int:
         """Push the on_call deadline of the agents on this node's connected calls
         (one script call); returns how many are still on their call."""
+        for call_id, offer in list(self._unconfirmed.items()):
+            if self._connected.get(call_id, ("", ""))[1] != offer.reservation_id:
+                del self._unconfirmed[call_id]  # over meanwhile
+                continue
+            res = await self._run("offer_answered", offer.call_id, offer.reservation_id,
+                                  offer.agent_id)
+            del self._unconfirmed[call_id]
+            if res["connected"]:
+                self._connected[call_id] = (offer.agent_id, offer.reservation_id)
+            logger.warning("call %s: agent %s's answer recorded late (%s)", call_id,
+                           offer.agent_id, "on call" if res["connected"] else "offer gone")
         if not self._connected:
             return 0
         held = [[c, a, r] for c, (a, r) in self._connected.items()]
         res = await self._run("renew", json.dumps(held, separators=(",", ":")))
         for call_id in res.get("gone") or []:
-            self._connected.pop(call_id, None)
+            self._drop_connected(call_id)
         return int(res["renewed"])
 
     async def sweep(self) -> int:
@@ -393,10 +481,16 @@ class Router:
                 await self.leave_empty()
                 await self.reap()
                 await self.sweep()
+                self._ticks += 1
+                if self._ticks % 5 == 0:
+                    await self.agents.list()  # keeps the agents' last known states fresh
+                self.redis_ok = True
+                REDIS.ok()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("router %s: tick failed", self.node_id)
+            except Exception as exc:
+                self.redis_ok = False
+                report(logger, exc, "router %s: tick", self.node_id)
                 await asyncio.sleep(0.5)
 
     async def _inbox_loop(self) -> None:
@@ -408,8 +502,8 @@ class Router:
                     await self._deliver_local(Offer.model_validate_json(item[1]))
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("router %s: inbox read failed", self.node_id)
+            except Exception as exc:
+                report(logger, exc, "router %s: inbox read", self.node_id)
                 await asyncio.sleep(0.5)
 
     async def drain_inbox(self) -> int:
@@ -436,8 +530,7 @@ class Router:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("router %s: kick listener lost Redis (%s); resubscribing",
-                               self.node_id, exc)
+                report(logger, exc, "router %s: kick listener", self.node_id)
                 await asyncio.sleep(0.5)
             finally:
                 with contextlib.suppress(Exception):
@@ -452,24 +545,68 @@ class Router:
             offer = offer_of(d)
             try:
                 await self._deliver(offer)
-            except Exception:
+            except Exception as exc:
                 # The operation itself is done; an offer that did not get through
                 # comes back when its reservation expires (the reaper).
-                logger.exception("call %s: offer to %s not delivered; its reservation "
-                                 "will expire", offer.call_id, offer.agent_id)
+                report(logger, exc, "call %s: offer to %s not delivered; its reservation "
+                       "will expire", offer.call_id, offer.agent_id)
         return res
 
     async def _heartbeat(self) -> None:
-        """Say this node is alive. Should the previous beat have lapsed (Redis away,
-        a stalled loop), other nodes may have taken this node for dead and released
-        its waiting calls: `on_revived` lets the call room queue them again."""
-        was = await self.redis.set(self.keys.node(self.node_id), "1", px=NODE_TTL_MS,
-                                   get=True)
+        """Say this node is alive, and check that Redis still has its data (this
+        node's sentinel key, set at start, never expires). Should the sentinel be
+        gone (Redis restarted empty), `on_lost` restores what acd knows. Should only
+        the previous beat have lapsed (Redis away, a stalled loop), other nodes may
+        have taken this node for dead and released its waiting calls: `on_revived`
+        lets the call room queue them again."""
+        sentinel = self.keys.sentinel(self.node_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.node(self.node_id), "1", px=NODE_TTL_MS, get=True)
+            pipe.exists(sentinel)
+            pipe.set(self.keys.alive(self.node_id), str(self.clock.ms()), ex=ALIVE_TTL_S)
+            was, kept, _ = await pipe.execute()
+        if not kept:
+            await self.redis.set(sentinel, str(self.clock.ms()))
+            await self.redis.hsetnx(self.keys.nodes, self.node_id, self.clock.ms())
+            if self._beating:
+                self.restores += 1
+                metrics.REDIS_RESTORES.inc()
+                logger.warning("router %s: Redis lost its data (restarted empty?); restoring "
+                               "agents and queueing this node's calls again", self.node_id)
+                if self.on_lost is not None:
+                    await self.on_lost()
+                return
         if was is None and self._beating and self.on_revived is not None:
             logger.warning("router %s: its heartbeat had lapsed; queueing its calls again",
                            self.node_id)
             await self.on_revived()
         self._beating = True
+
+    async def last_seen_ms(self, node_id: str) -> int | None:
+        """When `node_id` last ticked, None when unknown. For this node: its
+        previous life's last tick, read at start."""
+        if node_id == self.node_id:
+            return self.resumed_from_ms
+        seen = await self.redis.get(self.keys.alive(node_id))
+        return int(seen) if seen else None
+
+    async def node_alive(self, node_id: str) -> bool:
+        """Another node whose heartbeat has not lapsed (this node: True)."""
+        if not node_id or node_id == self.node_id:
+            return node_id == self.node_id
+        return bool(await self.redis.exists(self.keys.node(node_id)))
+
+    def connected_agents(self) -> dict[str, tuple[str, str, str]]:
+        """Agent -> (call, reservation, queue) of the connected calls this node holds."""
+        out: dict[str, tuple[str, str, str]] = {}
+        for call_id, (agent_id, res) in self._connected.items():
+            out[agent_id] = (call_id, res, self._connected_queue.get(call_id, ""))
+        return out
+
+    async def restore_agents(self) -> int:
+        """Write the agents back after Redis lost its data (AgentService.restore)."""
+        return await self.agents.restore(self.connected_agents(),
+                                         int(self.settings.on_call_ttl * 1000))
 
     async def _owner_dead(self, owner: str) -> bool:
         """A node that routed once (it registered at start) and whose heartbeat has
@@ -512,14 +649,19 @@ class Router:
         self.offers_delivered += 1
         try:
             await self.on_offer(offer)
-        except Exception:
-            logger.exception("call %s: on_offer failed; releasing agent %s", offer.call_id,
-                             offer.agent_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: on_offer failed; releasing agent %s",
+                   offer.call_id, offer.agent_id)
             await self.offer_failed(offer, "error")
+
+    def _drop_connected(self, call_id: str) -> None:
+        self._connected.pop(call_id, None)
+        self._connected_queue.pop(call_id, None)
 
     def _forget_connected(self, offer: Offer) -> None:
         if self._connected.get(offer.call_id, ("", ""))[1] == offer.reservation_id:
             del self._connected[offer.call_id]
+            self._connected_queue.pop(offer.call_id, None)
 
     def _exit_timer(self, call_id: str, enqueued_ms: int, max_wait: float) -> None:
         self._cancel_exit(call_id)
@@ -549,8 +691,8 @@ class Router:
             again = res["was"] == "offered"
             if res["was"] == "waiting" and self.on_exit is not None:  # not "callback"
                 await self.on_exit(call_id, "max_wait")
-        except Exception:
-            logger.exception("call %s: max-wait exit failed; trying again", call_id)
+        except Exception as exc:
+            report(logger, exc, "call %s: max-wait exit failed; trying again", call_id)
             again = True
         if again and not self._stopping:
             self._exit_timers[call_id] = self.clock.call_later(

@@ -80,6 +80,8 @@ class CallRow(Row):
     talk_ms: int | None
     variables: Mapping[str, object] | None
     callback_of: str | None = None  # the call whose caller asked to be called back
+    ended_by: str | None = None  # caller, agent, acd or unknown (acd.calls.endings)
+    end_detail: str | None = None  # e.g. acd_down, events_lost: what is known is partial
 
 
 @dataclass(frozen=True, slots=True)

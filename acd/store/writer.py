@@ -117,6 +117,11 @@ class RowWriter:
 
     # ------------------------------------------------------------------ call path
 
+    @property
+    def healthy(self) -> bool:
+        """False from a failed attempt to reach the database until one succeeds."""
+        return self.last_error is None
+
     def write(self, row: Row) -> None:
         """Queue a row. Synchronous and O(1): never waits, never raises."""
         try:
@@ -301,6 +306,7 @@ class RowWriter:
             raise _Transient() from exc
         if self.last_error is not None:
             logger.info("database reachable again")
+            self.last_error = None
         self._conn = conn
         return conn
 

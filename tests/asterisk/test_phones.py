@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from acd.agents.phones import PhoneWatcher
 from acd.ari import events as ev
 from acd.config import PhoneSettings
+from acd.routing.phones import PhoneWatcher
 from tests.asterisk import sipp
 from tests.asterisk.acd_runner import AcdRun, acd_settings, running_acd
 from tests.asterisk.conftest import AgentsFactory, CallerFactory

@@ -22,6 +22,7 @@ from acd.clock import Clock
 from acd.config import Settings
 from acd.sim.server import Simulator
 from tests.acd_checks import AcdChecks
+from tests.store.proxy import TcpProxy
 
 FLOWS = Path(__file__).parent / "flows"
 SPEED = 20.0
@@ -65,6 +66,9 @@ class Harness(AcdChecks):
     pg: asyncpg.Pool
     prefix: str
     ended: dict[str, str]  # caller channel id -> call id, for calls acd finished
+    # Between acd and the simulator's ARI when asked for (running_harness(ari_proxy=True)):
+    # down() cuts REST and the events socket alike, as a network would.
+    ari_proxy: TcpProxy | None = None
 
     def watch(self, app: App) -> None:
         """Note each call `app` finishes (see `finished`)."""
@@ -116,7 +120,8 @@ H = TypeVar("H", bound=Harness)
 @asynccontextmanager
 async def running_harness(settings: Settings, *, cls: type[H] = Harness,  # type: ignore[assignment]
                           phones: Mapping[str, Mapping[str, Any]] | None = None,
-                          api: bool = False) -> AsyncIterator[H]:
+                          api: bool = False,
+                          ari_proxy: bool = False) -> AsyncIterator[H]:
     """acd with `settings` on its own simulator (clock SPEED), with real Redis and
     PostgreSQL. Every agent's phone answers after 0.5 s unless `phones` (endpoint
     resource -> Simulator.set_endpoint keywords) says otherwise. Everything it
@@ -127,6 +132,12 @@ async def running_harness(settings: Settings, *, cls: type[H] = Harness,  # type
     port = await sim.start("127.0.0.1", 0)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(sim.stop)
+        proxy: TcpProxy | None = None
+        if ari_proxy:
+            proxy = TcpProxy("127.0.0.1", port)
+            await proxy.up()
+            stack.push_async_callback(proxy.close)
+            port = proxy.port
         settings.ari.url = f"http://127.0.0.1:{port}"
         for agent in settings.agents:
             tech, _, resource = agent.endpoint.partition("/")
@@ -140,7 +151,7 @@ async def running_harness(settings: Settings, *, cls: type[H] = Harness,  # type
         assert pool is not None
         stack.push_async_callback(pool.close)
         h: H = cls(app=app, sim=sim, clock=clock, pg=pool, prefix=settings.redis_prefix,
-                ended={})
+                ended={}, ari_proxy=proxy)
         h.watch(app)
         stack.push_async_callback(lambda: h.app.stop())  # a replacement acd, if any
         await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")

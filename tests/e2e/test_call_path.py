@@ -37,6 +37,7 @@ async def test_answered_call(harness: Harness) -> None:
     assert [(leg["kind"], leg["agent_id"]) for leg in legs] == [("caller", "a1"), ("agent", "a1")]
     caller, agent = legs
     assert caller["hangup_cause"] == 16
+    assert call["ended_by"] == "caller"
     assert agent["answered_at"] is not None and agent["ended_at"] is not None
     assert agent["wait_ms"] is not None and agent["wait_ms"] >= 0
     assert agent["endpoint"] == "PJSIP/agent100"
@@ -98,6 +99,9 @@ async def test_caller_abandons_in_queue(harness: Harness) -> None:
     assert call["outcome"] == "abandoned"
     assert call["agent_id"] is None and call["wait_ms"] > 0
     assert [leg["kind"] for leg in await h.legs(call_id)] == ["caller"]
+    # Q.850 16 for a caller who hangs up (ARI gave no cause: StasisEnd was the last word).
+    assert [leg["hangup_cause"] for leg in await h.legs(call_id)] == [16]
+    assert (call["ended_by"], call["hangup_cause"]) == ("caller", 16)
     assert await h.agent_state("a1") == "break"
     assert (await h.app.agents.get("a1")).reason == "lunch"
     await h.assert_clean()
@@ -118,6 +122,10 @@ async def test_caller_hangs_up_while_agent_rings(harness: Harness) -> None:
     agent_legs = [leg for leg in await h.legs(call_id) if leg["kind"] == "agent"]
     assert len(agent_legs) == 1 and agent_legs[0]["answered_at"] is None
     assert agent_legs[0]["outcome"] == "abandoned"
+    (caller,) = [leg for leg in await h.legs(call_id) if leg["kind"] == "caller"]
+    assert caller["hangup_cause"] == 16  # not 0, what ARI reported
+    assert agent_legs[0]["hangup_cause"] == 16
+    assert (await h.call(call_id))["ended_by"] == "caller"
     await h.wait_agent("a1", "available")
     # The caller's abandonment is not the agent's miss.
     assert (await h.app.agents.get("a1")).missed_in_row == 0
@@ -136,8 +144,13 @@ async def test_agent_hangs_up_first(harness: Harness) -> None:
     caller = next(leg for leg in legs if leg["kind"] == "caller")
     agent = next(leg for leg in legs if leg["kind"] == "agent")
     assert agent["hangup_cause"] == 16
+    assert caller["hangup_cause"] == 16  # acd hung the caller up: not ARI's soft 32
     assert caller["ended_at"] >= agent["ended_at"]
-    assert (await h.call(call_id))["outcome"] == "answered"
+    row = await h.call(call_id)
+    assert (row["outcome"], row["ended_by"], row["hangup_cause"]) == ("answered", "agent", 16)
+    detail = await h.pg.fetchval(
+        "SELECT detail FROM queue_events WHERE call_id=$1 AND event='complete'", call_id)
+    assert json.loads(detail) == {"ended_by": "agent"}
     await h.wait_agent("a1", "available")
     await h.assert_clean()
 

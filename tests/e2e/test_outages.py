@@ -143,3 +143,42 @@ async def test_callers_released_while_acd_was_taken_for_dead_are_queued_again(
     assert (row["outcome"], row["agent_id"]) == ("answered", "a1")
     await h.wait_agent("a1", "available")
     await h.assert_clean()
+
+
+async def test_redis_failing_while_the_agent_answers_is_not_charged_and_keeps_them_on_call(
+        outage: Outage) -> None:
+    """Redis is away when the agent answers: the two talk, the answer is recorded
+    once Redis is back (the agent stays on call, not freed mid-call by the ring's
+    deadline), and nothing is counted against the agent."""
+    h = outage
+    assert h.app.agents is not None
+    h.sim.set_endpoint("PJSIP", "agent100", "answer", answer_after=2.0)
+    await h.app.agents.set_break("a2", "meeting")
+    ch = h.sim.place_call("+15556005", "100", dtmf=PRESS_SALES)
+    await h.wait_agent("a1", "ringing")
+    await h.proxy.down()
+
+    def bridged() -> bool:
+        return any(c["id"] == ch and c["bridge"] for c in h.sim.state()["channels"])
+    await h.wait_for(bridged, "the agent to answer and be bridged")
+    await h.clock.sleep(20.0)  # 1 s: longer than the Redis client's own retries
+    await h.proxy.up()
+
+    async def on_call() -> bool:
+        try:
+            return await h.agent_state("a1") == "on_call"
+        except RedisConnectionError:
+            return False
+    await h.wait_for(on_call, "a1 on call once Redis is back")
+    # Past the ring's deadline (ring 3 s + reservation TTL 30 s): still on call.
+    await h.clock.sleep(40.0)
+    view = await h.app.agents.get("a1")
+    assert (view.state, view.missed_in_row) == ("on_call", 0)
+    assert bridged()
+    h.sim.remote_hangup(ch)
+    call_id = await h.finished(ch)
+    row = await h.call(call_id)
+    assert (row["outcome"], row["agent_id"], row["ended_by"]) == ("answered", "a1", "caller")
+    await h.wait_agent("a1", "available")
+    assert (await h.app.agents.get("a1")).missed_in_row == 0
+    await h.assert_clean()

@@ -305,7 +305,7 @@ async def test_loading_runs_off_the_event_loop(tmp_path: Path, catalog: FlowCata
 def test_validate_reports_a_deep_file_in_one_line(tmp_path: Path) -> None:
     import io
 
-    from acd.ivr.cli import validate_cmd
+    from acd.ivr_cli import validate_cmd
 
     path = write(tmp_path, "deep.yaml", deep())
     out, err = io.StringIO(), io.StringIO()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.ivr.cli import graph_cmd, validate_cmd
+from acd.ivr_cli import graph_cmd, validate_cmd
 
 FLOWS = Path(__file__).parents[2] / "ivr_flows"
 BROKEN = Path(__file__).parent / "broken"

@@ -16,8 +16,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from acd.agents.model import AgentDef, AgentStateChange
-from acd.agents.service import AgentService
 from acd.clock import Clock
+from acd.routing.agents import AgentService
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer, QueueDef, RoutingSettings
 from acd.routing.service import Router

@@ -11,9 +11,9 @@ import redis.asyncio as aioredis
 
 from acd.agents import machine as m
 from acd.agents.model import AGENT_STATES, AgentDef, AgentState
-from acd.agents.service import AgentService
 from acd.clock import Clock
 from acd.errors import Conflict
+from acd.routing.agents import AgentService
 from acd.routing.model import RoutingSettings
 
 NOW = 1_000_000

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from acd.agents import phone as ph
 from acd.agents.model import AGENT_STATES, AgentDef
 from acd.agents.phone import Phone
-from acd.agents.phones import PhoneWatcher
-from acd.agents.startup import restored
 from acd.clock import Clock
+from acd.routing.agent_startup import restored
 from acd.routing.model import QueueDef, QueueRequest
+from acd.routing.phones import PhoneWatcher
 from tests.routing.conftest import NodeFactory
 
 P = Phone

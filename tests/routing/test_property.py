@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from acd.agents.model import AgentDef
-from acd.agents.service import AgentService
 from acd.errors import Conflict
+from acd.routing.agents import AgentService
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer, QueueDef, QueueRequest, RoutingSettings
 from acd.routing.service import Router

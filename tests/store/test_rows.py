@@ -77,7 +77,8 @@ def test_spool_file_keeps_rows_in_order_and_sets_bad_lines_aside(tmp_path: Path)
 
 @pytest.mark.parametrize(("row", "expected"), [
     (SAMPLES[0], ("c1", "ch1", "+15551234", "100", "main", "v3", T0, "sales", T0, T0, T0, "a1",
-                  "answered", 16, 1200, 30000, '{"lang":"fr","pin":"****","n":3}', None)),
+                  "answered", 16, 1200, 30000, '{"lang":"fr","pin":"****","n":3}', None, None,
+                  None)),
     (SAMPLES[3], ("l2", "c1", "caller", None, None, None, None, None, None, None, None, None,
                   None)),
     (SAMPLES[7], ("s2", "a1", "break", "lunch", "ready", T0)),

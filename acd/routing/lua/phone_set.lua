@@ -1,7 +1,7 @@
--- phone_set.lua: what Asterisk says of an agent's phone (acd/agents/phones.py).
+-- phone_set.lua: what Asterisk says of an agent's phone (acd/routing/phones.py).
 -- Stores the phone's registration and device state on the agent record, applies
 -- the agent event the phone policy asked for (phone_back, phone_lost; nothing
--- when it no longer applies). acd.agents.service then matches an agent who is
+-- when it no longer applies). acd.routing.agents then matches an agent who is
 -- free with a phone that can ring now (through the router, which delivers offers).
 -- KEYS: the layout of _lib.lua (KEYS[1] agents, KEYS[3] idle, KEYS[4] t:agents,
 --   KEYS[6+NQ+j] idle:<skill j>).

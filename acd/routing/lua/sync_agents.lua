@@ -2,17 +2,31 @@
 -- on_call agent without a deadline, from an older acd, gets one).
 -- KEYS: the layout of _lib.lua (agents, idle, t:agents, idle:<skill> are written).
 -- ARGV (after the layout): arg(1) now ms, arg(2) settings JSON,
---   arg(3) JSON list of {id, name, endpoint, skills, order}.
--- Returns JSON {created = n, updated = n, new = [ids created], changes = [], offers = [],
---   now}.
-local created, updated, new = 0, 0, {}
+--   arg(3) JSON list of {id, name, endpoint, skills, order},
+--   arg(4) optional JSON object id -> {state, reason, call, res, queue, dl}: the state an
+--   agent whose record is missing is restored to (Redis lost its data; acd knows).
+-- Returns JSON {created = n, updated = n, restored = n, new = [ids created and not
+--   restored: they start logged out], changes = [], offers = [], now}.
+local created, updated, restored, new = 0, 0, 0, {}
+local restore = {}
+if arg(4) and arg(4) ~= '' then restore = cjson.decode(arg(4)) end
 for _, d in ipairs(cjson.decode(arg(3))) do
   local a = load_agent(d.id)
   if not a then
     a = {id = d.id, state = 'logged_out', reason = '', since = NOW, missed = 0, call = '',
       res = '', dl = 0, calls = 0, talk = 0, lastoff = 0, ans = 0, queue = ''}
     created = created + 1
-    new[#new + 1] = d.id
+    local r = restore[d.id]
+    if r then
+      a.state, a.reason, a.call, a.res = r.state, r.reason or '', r.call or '', r.res or ''
+      a.queue = r.queue or ''
+      a.dl = TIMED[a.state] and (r.dl or NOW) or 0
+      if a.state == 'on_call' then a.ans = NOW end
+      if TIMED[a.state] then redis.call('ZADD', K_TA, a.dl, a.id) end
+      restored = restored + 1
+    else
+      new[#new + 1] = d.id
+    end
   else
     if a.state == 'available' then idle_index(a, false) end
     updated = updated + 1
@@ -26,4 +40,4 @@ for _, d in ipairs(cjson.decode(arg(3))) do
   end
   save_agent(a)
 end
-return result({created = created, updated = updated, new = new})
+return result({created = created, updated = updated, restored = restored, new = new})

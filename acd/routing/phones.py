@@ -34,11 +34,11 @@ from acd.agents.phone import (
     on_peer_status,
     without_own_calls,
 )
-from acd.agents.service import AgentService, phone_of
 from acd.ari.client import AriClient
 from acd.ari.errors import AriError
 from acd.ari.events import Event
 from acd.errors import NotFound
+from acd.routing.agents import AgentService, phone_of
 
 logger = logging.getLogger(__name__)
 

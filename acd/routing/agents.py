@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from acd.agents.machine import conflict_message
@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 OnChange = Callable[[AgentStateChange], object]
 AvailableHook = Callable[[str], Awaitable[None]]
+# An agent whose offer was lost with Redis's data pauses this long when restored.
+RESTORED_WRAPUP_MS = 2000
 
 
 def phone_of(rec: dict[str, Any]) -> Phone:
@@ -66,6 +68,9 @@ class AgentService:
         self.scripts = Scripts(redis, Layout.build(self.keys, (), self.skills()), self.settings)
         # Set by the Router: an agent who became available looks for a waiting call.
         self.on_available: AvailableHook | None = None
+        # The last state (and reason) seen of each agent: what is restored should
+        # Redis lose its data (see `restore`).
+        self.known: dict[str, tuple[str, str]] = {}
 
     def skills(self) -> set[str]:
         return {s for a in self.defs.values() for s in a.skills}
@@ -73,11 +78,42 @@ class AgentService:
     async def sync_definitions(self) -> builtins.list[str]:
         """Write the configured agents into Redis; live states are kept. Returns the
         agents Redis did not hold (new, or Redis lost them): they start logged out."""
-        defs = [a.model_dump(include={"id", "name", "endpoint", "skills", "order"})
-                for a in self.defs.values()]
-        res = await self.scripts.run("sync_agents", self.clock.ms(), json.dumps(defs))
+        res = await self.scripts.run("sync_agents", self.clock.ms(), self._defs_json())
         logger.info("agents synced: %d new, %d updated", res["created"], res["updated"])
+        await self.list()  # what `known` starts from
         return [str(x) for x in as_list(res.get("new"))]
+
+    def _defs_json(self) -> str:
+        return json.dumps([a.model_dump(include={"id", "name", "endpoint", "skills", "order"})
+                           for a in self.defs.values()])
+
+    async def restore(self, connected: Mapping[str, tuple[str, str, str]],
+                      on_call_ms: int) -> int:
+        """Redis lost its data: write the definitions again, each missing agent in
+        the state last seen. `connected` (agent -> call, reservation, queue) are the
+        calls this node holds: their agents are on call again, renewed as before.
+        An agent last seen on a call this node does not hold stays on call until
+        `on_call_ms` (its owner cannot renew it: it is then freed as orphaned);
+        one whose offer was lost has a short wrap-up; nobody gets two calls.
+        Returns how many agents were restored to a state."""
+        now = self.clock.ms()
+        states: dict[str, dict[str, Any]] = {}
+        for agent_id, (state, reason) in self.known.items():
+            if agent_id not in self.defs or state == "logged_out":
+                continue
+            if agent_id in connected:
+                call, reservation, queue = connected[agent_id]
+                states[agent_id] = {"state": "on_call", "call": call, "res": reservation,
+                                    "queue": queue, "dl": now + on_call_ms}
+            elif state == "on_call":
+                states[agent_id] = {"state": "on_call", "dl": now + on_call_ms}
+            elif state in ("reserved", "ringing", "wrap_up"):
+                states[agent_id] = {"state": "wrap_up", "dl": now + RESTORED_WRAPUP_MS}
+            else:
+                states[agent_id] = {"state": state, "reason": reason}
+        res = await self.scripts.run("sync_agents", now, self._defs_json(), json.dumps(states))
+        await self.list()
+        return int(res.get("restored", 0))
 
     async def login(self, agent_id: str, reason: str | None = None) -> AgentView:
         """Log in: available, or on break with `reason` when one is given."""
@@ -113,11 +149,16 @@ class AgentService:
         raw = await self.redis.hget(self.keys.agents, agent_id)
         if raw is None:
             raise NotFound(f"no agent {agent_id!r}", agent_id=agent_id)
-        return view_of(json.loads(raw))
+        return self._seen(view_of(json.loads(raw)))
 
     async def list(self) -> builtins.list[AgentView]:
         raw: dict[Any, Any] = await self.redis.hgetall(self.keys.agents)
-        return sorted((view_of(json.loads(v)) for v in raw.values()), key=lambda v: v.id)
+        return sorted((self._seen(view_of(json.loads(v))) for v in raw.values()),
+                      key=lambda v: v.id)
+
+    def _seen(self, view: AgentView) -> AgentView:
+        self.known[view.id] = (view.state, view.reason or "")
+        return view
 
     async def apply(self, agent_id: str, event: dict[str, Any]) -> dict[str, Any]:
         """Run one machine event through Lua (commands, and the table tests)."""
@@ -128,6 +169,9 @@ class AgentService:
 
     def emit(self, changes: Iterable[Sequence[Any]], at_ms: int) -> None:
         """Hand the state changes a script returned to `on_change`."""
+        changes = list(changes)
+        for agent_id, _previous, state, reason in changes:
+            self.known[str(agent_id)] = (str(state), str(reason or ""))
         if self.on_change is None:
             return
         for agent_id, previous, state, reason in changes:
@@ -149,4 +193,4 @@ class AgentService:
                            agent_id=agent_id, state=rec["state"], code=code)
         if res["changes"] and rec["state"] == "available" and self.on_available is not None:
             await self.on_available(agent_id)
-        return view_of(rec)
+        return self._seen(view_of(rec))

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import asyncpg
 
-from acd.agents.service import AgentService
-from acd.config import AgentSettings
+from acd.routing.agents import AgentService
+
+if TYPE_CHECKING:
+    from acd.config import AgentSettings
 
 logger = logging.getLogger(__name__)
 
