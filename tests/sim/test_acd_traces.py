@@ -26,6 +26,9 @@ UP = "ChannelStateChange(Up)"
     ([R, D0, DR, UP], [D0, DR, R, UP]),
     ([R, UP, D0], [R, UP, D0]),                      # only across the Dial events
     ([D0, UP, R, "Dial(ANSWER)"], [D0, UP, R, "Dial(ANSWER)"]),
+    ([DR, D0, R, UP], [D0, DR, R, UP]),              # the 180 published first
+    ([DR, R, D0, UP], [D0, DR, R, UP]),
+    ([D0, UP, DR], [D0, UP, DR]),                    # not across other events
     ([], []),
 ])
 def test_normalise_moves_only_the_ringing_state_change(seq: list[str],
