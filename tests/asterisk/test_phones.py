@@ -121,12 +121,13 @@ async def test_unregistered_phone_is_skipped_with_no_miss_then_registers(
     sim_unregistered = ["EndpointStateChange:offline", "PeerStatusChange:Unreachable",
                         "DeviceStateChanged:UNAVAILABLE:PJSIP/agent285",
                         "ContactStatusChange:Removed"]
-    # Endpoint and peer come first; device state and contact come from two topics,
-    # in either order (both were seen).
-    assert registered[:2] == sim_registered[:2] and sorted(registered[2:]) == sorted(
-        sim_registered[2:]), registered
-    assert unregistered[:2] == sim_unregistered[:2] and sorted(unregistered[2:]) == sorted(
-        sim_unregistered[2:]), unregistered
+    # The endpoint comes first; peer, device state and contact come from topics of
+    # their own, in any order (the device state was also seen before the peer, with
+    # both cores busy).
+    assert registered[:1] == sim_registered[:1] and sorted(registered[1:]) == sorted(
+        sim_registered[1:]), registered
+    assert unregistered[:1] == sim_unregistered[:1] and sorted(unregistered[1:]) == sorted(
+        sim_unregistered[1:]), unregistered
 
 
 async def test_a_phone_busy_on_a_call_between_agents_is_not_offered(
