@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from acd.errors import ConfigError
+from acd.reports.settings import ReportSettings
 from acd.routing.model import QueueDef, RoutingSettings
 
 DEFAULT_CONFIG = Path("config/acd.yaml")
@@ -110,6 +111,7 @@ class Settings(_Model):
     writer: WriterSettings = Field(default_factory=WriterSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
     @model_validator(mode="after")
     def _callback_fits_the_reservation(self) -> Settings:
