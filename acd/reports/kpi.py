@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -192,12 +193,14 @@ def queue_buckets(calls: Iterable[Any], states: Sequence[Any],
         if (_get(c, "agent_id") is not None and _get(c, "answered_at") is not None
                 and _get(c, "callback_of") is None):
             by_agent[_get(c, "agent_id")].append(c)
+    starts: dict[str, list[datetime]] = {}
+    for agent, rows in by_agent.items():
+        rows.sort(key=lambda r: (_get(r, "started_at"), _get(r, "call_id")))
+        starts[agent] = [_get(r, "started_at") for r in rows]
     for agent, t0, t1, state, _reason in spans(states):
-        if state != "wrap_up":
-            continue
-        before = [c for c in by_agent.get(agent, ()) if _get(c, "started_at") <= t0]
-        if before:
-            c = max(before, key=lambda r: (_get(r, "started_at"), _get(r, "call_id")))
+        i = bisect_right(starts.get(agent, []), t0)
+        if state == "wrap_up" and i > 0:
+            c = by_agent[agent][i - 1]  # the call the agent started last before t0
             out[(_get(c, "queue"), bucket_of(_get(c, "enqueued_at")))].wrap_ms += _ms(t1 - t0)
     return dict(out)
 
