@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     tr = ivr_sub.add_parser("try", help="run a flow on the simulator from the terminal")
     tr.add_argument("flow")
     tr.add_argument("--caller", default="+15550100")
+    from acd import cli_reports
+
+    cli_reports.register(sub)
     return p
 
 
@@ -121,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
     args = _parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:
+        if args.cmd in ("report", "staffing", "demo"):
+            from acd import cli_reports
+
+            return cli_reports.run(args)
         if args.cmd == "run":
             return asyncio.run(_run(args.config, args.demo))
         if args.cmd == "sim":

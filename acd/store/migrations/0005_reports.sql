@@ -152,6 +152,23 @@ $$;
 CREATE TRIGGER calls_report AFTER INSERT ON calls
     FOR EACH ROW EXECUTE FUNCTION report_calls_trigger();
 
+-- The call a wrap-up belongs to: the one the agent started last before the wrap-up
+-- began (ties by call id). Two steps so that both use calls_agent_started_at_idx.
+CREATE FUNCTION report_wrap_call(agent text, t0 timestamptz) RETURNS SETOF calls
+    LANGUAGE sql STABLE AS
+$$
+    SELECT * FROM calls c
+    WHERE c.agent_id = agent AND c.answered_at IS NOT NULL AND c.queue IS NOT NULL
+      AND c.enqueued_at IS NOT NULL AND c.callback_of IS NULL
+      AND c.started_at = (
+          SELECT c2.started_at FROM calls c2
+          WHERE c2.agent_id = agent AND c2.started_at <= t0
+            AND c2.answered_at IS NOT NULL AND c2.queue IS NOT NULL
+            AND c2.enqueued_at IS NOT NULL AND c2.callback_of IS NULL
+          ORDER BY c2.started_at DESC LIMIT 1)
+    ORDER BY c.call_id COLLATE "C" DESC LIMIT 1
+$$;
+
 -- An agent's time in one state from t0 to t1, split at bucket edges (sign -1 takes it
 -- out again). Wrap-up time also goes to the queue of the call the agent ended last
 -- before the wrap-up began (in that call's bucket), for the queue's handle time.
@@ -173,10 +190,7 @@ BEGIN
                          interval '15 minutes') AS b
     ON CONFLICT (agent_id, bucket, state, reason) DO UPDATE SET ms = t.ms + excluded.ms;
     IF st = 'wrap_up' THEN
-        SELECT * INTO c FROM calls
-        WHERE agent_id = agent AND started_at <= t0 AND answered_at IS NOT NULL
-          AND queue IS NOT NULL AND enqueued_at IS NOT NULL AND callback_of IS NULL
-        ORDER BY started_at DESC, call_id COLLATE "C" DESC LIMIT 1;
+        SELECT * INTO c FROM report_wrap_call(agent, t0);
         IF FOUND THEN
             UPDATE report_queue_intervals
             SET wrap_ms = wrap_ms
@@ -234,6 +248,9 @@ CREATE TRIGGER agent_states_report AFTER INSERT ON agent_states
 CREATE FUNCTION report_rebuild() RETURNS void LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- Fresh statistics: after a bulk load the planner would otherwise scan, not seek.
+    ANALYZE calls;
+    ANALYZE agent_states;
     DELETE FROM report_queue_intervals;
     DELETE FROM report_queue_waits;
     DELETE FROM report_agent_calls;
@@ -293,12 +310,7 @@ BEGIN
     FROM (SELECT c.queue, report_bucket(c.enqueued_at) AS b,
                  sum(round(extract(epoch FROM (sp.t1 - sp.t0)) * 1000)::bigint) AS ms
           FROM report_rebuild_spans sp
-          CROSS JOIN LATERAL (
-              SELECT queue, enqueued_at FROM calls
-              WHERE agent_id = sp.agent_id AND started_at <= sp.t0
-                AND answered_at IS NOT NULL AND queue IS NOT NULL
-                AND enqueued_at IS NOT NULL AND callback_of IS NULL
-              ORDER BY started_at DESC, call_id COLLATE "C" DESC LIMIT 1) c
+          CROSS JOIN LATERAL report_wrap_call(sp.agent_id, sp.t0) c
           WHERE sp.state = 'wrap_up'
           GROUP BY 1, 2) x
     WHERE r.queue = x.queue AND r.bucket = x.b;
