@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from acd.api.demo import add_demo_routes
+from acd.api.reports import add_report_routes
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
@@ -213,4 +214,5 @@ def make_api(acd: App) -> web.Application:
     app.router.add_route("*", "/api/schedules/{name}/override", schedule_override)
     # The demo back-ends the example flows look up (orders, CRM, payments).
     add_demo_routes(app)
+    add_report_routes(app, acd.settings.pg_dsn.get_secret_value(), acd.settings.reports)
     return app

@@ -192,7 +192,8 @@ async def logged_in_by_interval(conn: asyncpg.Connection, start: datetime, end: 
                                 tz: str, minutes: int) -> dict[str, float]:
     """Average agents logged in (break excluded) per local interval, all queues."""
     rows = await conn.fetch(f"""
-        SELECT {_grp("interval")} AS grp, sum(ms) FILTER (WHERE state <> 'break') AS ms
+        SELECT {_grp("interval")} AS grp,
+               sum(ms) FILTER (WHERE state <> 'break')::bigint AS ms
         FROM report_agent_time WHERE bucket >= $1 AND bucket < $2 GROUP BY 1""",
                             start, end, tz, minutes)
     return {r["grp"].isoformat(): (r["ms"] or 0) / (minutes * 60_000) for r in rows}
