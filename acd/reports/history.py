@@ -212,12 +212,24 @@ class _Gen:
 def generate(days: int, end: date, tz: ZoneInfo, calls_per_day: float = 2000.0,
              seed: int = 1, full: bool = True) -> History:
     """The rows of `days` local days ending the day before `end`."""
+    out = History()
+    for part in by_day(days, end, tz, calls_per_day, seed, full):
+        for f in ("calls", "legs", "queue_events", "agent_states", "dispositions"):
+            getattr(out, f).extend(getattr(part, f))
+    return out
+
+
+def by_day(days: int, end: date, tz: ZoneInfo, calls_per_day: float = 2000.0,
+           seed: int = 1, full: bool = True) -> Iterator[History]:
+    """`generate`, one day's rows at a time (a million calls need not fit at once)."""
     gen = _Gen(tz, seed, full)
     first = end - timedelta(days=days)
     for i in range(days):
         gen.day(first + timedelta(days=i), calls_per_day)
-    gen.finish(datetime(end.year, end.month, end.day, tzinfo=tz))
-    return gen.out
+        if i == days - 1:
+            gen.finish(datetime(end.year, end.month, end.day, tzinfo=tz))
+        yield gen.out
+        gen.out = History()
 
 
 def chunks(h: History) -> Iterator[tuple[str, list[tuple[Any, ...]], tuple[str, ...] | None]]:

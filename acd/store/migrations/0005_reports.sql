@@ -169,73 +169,68 @@ $$
     ORDER BY c.call_id COLLATE "C" DESC LIMIT 1
 $$;
 
--- An agent's time in one state from t0 to t1, split at bucket edges (sign -1 takes it
--- out again). Wrap-up time also goes to the queue of the call the agent ended last
--- before the wrap-up began (in that call's bucket), for the queue's handle time.
-CREATE FUNCTION report_add_span(agent text, st text, why text, t0 timestamptz,
-                                t1 timestamptz, sign integer) RETURNS void
-    LANGUAGE plpgsql AS
-$$
-DECLARE
-    c calls;
-BEGIN
-    IF t1 <= t0 OR st = 'logged_out' THEN
-        RETURN;
-    END IF;
-    INSERT INTO report_agent_time AS t (agent_id, bucket, state, reason, ms)
-    SELECT agent, b, st, coalesce(why, ''),
-           sign * round(extract(epoch FROM (least(t1, b + interval '15 minutes')
-                                            - greatest(t0, b))) * 1000)::bigint
-    FROM generate_series(report_bucket(t0), t1 - interval '1 microsecond',
-                         interval '15 minutes') AS b
-    ON CONFLICT (agent_id, bucket, state, reason) DO UPDATE SET ms = t.ms + excluded.ms;
-    IF st = 'wrap_up' THEN
-        SELECT * INTO c FROM report_wrap_call(agent, t0);
-        IF FOUND THEN
-            UPDATE report_queue_intervals
-            SET wrap_ms = wrap_ms
-                + sign * round(extract(epoch FROM (t1 - t0)) * 1000)::bigint
-            WHERE queue = c.queue AND bucket = report_bucket(c.enqueued_at);
-        END IF;
-    END IF;
-END
-$$;
-
 -- A state row opens a span that the agent's next row closes. Rows may arrive out of
 -- order and many at once (COPY, INSERT ... SELECT): for each agent in the statement,
 -- the spans between the known rows around the new ones are taken out and the spans
 -- of the rows as they now stand are put in.
-CREATE FUNCTION report_states_trigger() RETURNS trigger LANGUAGE plpgsql AS
+-- jit off: the planner overestimates generate_series and would spend seconds
+-- compiling a statement that runs in milliseconds.
+CREATE FUNCTION report_states_trigger() RETURNS trigger LANGUAGE plpgsql
+    SET jit = off AS
 $$
 BEGIN
-    PERFORM report_add_span(agent_id, state, reason, t0, t1, sign)
-    FROM (
-        WITH lim AS (
-            SELECT agent_id, min(at) AS lo, max(at) AS hi FROM new_rows GROUP BY agent_id
-        ), win AS (
-            SELECT l.agent_id,
-                   coalesce((SELECT max(s.at) FROM agent_states s
-                             WHERE s.agent_id = l.agent_id AND s.at < l.lo),
-                            '-infinity') AS p_at,
-                   coalesce((SELECT min(s.at) FROM agent_states s
-                             WHERE s.agent_id = l.agent_id AND s.at > l.hi),
-                            'infinity') AS n_at
-            FROM lim l
-        ), r AS (
-            SELECT s.agent_id, s.state, s.reason, s.at, s.event_id,
-                   EXISTS (SELECT 1 FROM new_rows n WHERE n.event_id = s.event_id) AS is_new
-            FROM agent_states s JOIN win w
-              ON s.agent_id = w.agent_id AND s.at BETWEEN w.p_at AND w.n_at
-        )
-        SELECT agent_id, state, reason, at AS t0, 1 AS sign,
-               lead(at) OVER (PARTITION BY agent_id ORDER BY at, event_id COLLATE "C") AS t1
-        FROM r
-        UNION ALL
-        SELECT agent_id, state, reason, at, -1,
-               lead(at) OVER (PARTITION BY agent_id ORDER BY at, event_id COLLATE "C")
-        FROM r WHERE NOT is_new
-    ) x
-    WHERE t1 IS NOT NULL;
+    WITH lim AS (
+        SELECT agent_id, min(at) AS lo, max(at) AS hi FROM new_rows GROUP BY agent_id
+    ), win AS MATERIALIZED (  -- a few rows: look each agent's rows up by index
+        SELECT l.agent_id,
+               coalesce((SELECT s.at FROM agent_states s
+                         WHERE s.agent_id = l.agent_id AND s.at < l.lo
+                         ORDER BY s.agent_id DESC, s.at DESC LIMIT 1),
+                        '-infinity') AS p_at,
+               coalesce((SELECT s.at FROM agent_states s
+                         WHERE s.agent_id = l.agent_id AND s.at > l.hi
+                         ORDER BY s.agent_id, s.at LIMIT 1),
+                        'infinity') AS n_at
+        FROM lim l
+    ), r AS (
+        SELECT s.agent_id, s.state, s.reason, s.at, s.event_id,
+               EXISTS (SELECT 1 FROM new_rows n WHERE n.event_id = s.event_id) AS is_new
+        FROM win w CROSS JOIN LATERAL (
+            SELECT * FROM agent_states s
+            WHERE s.agent_id = w.agent_id AND s.at BETWEEN w.p_at AND w.n_at
+            ORDER BY s.agent_id, s.at) s
+    ), sp AS MATERIALIZED (
+        -- The spans as they now stand (+1) and as they stood before (-1).
+        SELECT * FROM (
+            SELECT agent_id, state, coalesce(reason, '') AS reason, at AS t0, 1 AS sign,
+                   lead(at) OVER (PARTITION BY agent_id ORDER BY at, event_id COLLATE "C")
+                       AS t1
+            FROM r
+            UNION ALL
+            SELECT agent_id, state, coalesce(reason, ''), at, -1,
+                   lead(at) OVER (PARTITION BY agent_id ORDER BY at, event_id COLLATE "C")
+            FROM r WHERE NOT is_new) x
+        WHERE t1 > t0 AND state <> 'logged_out'
+    ), times AS (
+        INSERT INTO report_agent_time AS t (agent_id, bucket, state, reason, ms)
+        SELECT agent_id, b, state, reason,
+               sum(sign * round(extract(epoch FROM (least(t1, b + interval '15 minutes')
+                                                    - greatest(t0, b))) * 1000)::bigint)
+        FROM sp, generate_series(report_bucket(t0), t1 - interval '1 microsecond',
+                                 interval '15 minutes') AS b
+        GROUP BY 1, 2, 3, 4
+        ON CONFLICT (agent_id, bucket, state, reason) DO UPDATE SET ms = t.ms + excluded.ms
+    )
+    -- Wrap-up time also goes to the queue of the call the agent started last before
+    -- the wrap-up began (in that call's bucket), for the queue's handle time.
+    UPDATE report_queue_intervals q SET wrap_ms = q.wrap_ms + x.ms
+    FROM (SELECT c.queue, report_bucket(c.enqueued_at) AS b,
+                 sum(sp.sign * round(extract(epoch FROM (sp.t1 - sp.t0)) * 1000)::bigint)
+                     AS ms
+          FROM sp CROSS JOIN LATERAL report_wrap_call(sp.agent_id, sp.t0) c
+          WHERE sp.state = 'wrap_up'
+          GROUP BY 1, 2) x
+    WHERE q.queue = x.queue AND q.bucket = x.b;
     RETURN NULL;
 END
 $$;
