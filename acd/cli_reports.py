@@ -35,6 +35,8 @@ def register(sub: Any) -> None:
     rep.add_argument("--queue", default=None)
     rep.add_argument("--agent", default=None)
     rep.add_argument("--interval", type=int, choices=(15, 30, 60), default=None)
+    rep.add_argument("--by", choices=("interval", "day"), default=None,
+                     help="agents report: one row per agent and interval or day")
     fmt = rep.add_mutually_exclusive_group()
     fmt.add_argument("--csv", action="store_true")
     fmt.add_argument("--json", action="store_true")
@@ -116,7 +118,7 @@ async def _report(conn: asyncpg.Connection, settings: ReportSettings,
     start, end = service.parse_range(args.start, args.end, settings,
                                      datetime.now(settings.zone()).date())
     rows = await service.report(conn, settings, args.kind, start, end, queue=args.queue,
-                                agent=args.agent, minutes=args.interval)
+                                agent=args.agent, minutes=args.interval, by=args.by)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     elif args.csv:

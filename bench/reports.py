@@ -40,8 +40,11 @@ async def _timed(fn: Any, runs: int = 5) -> tuple[float, int]:
     return statistics.median(times), n
 
 
-async def run(calls: int = 1_000_000, days: int = 28) -> dict[str, Any]:
-    name = f"acd_bench_reports_{uuid.uuid4().hex[:8]}"
+async def run(calls: int = 1_000_000, days: int = 28, keep: str | None = None,
+              load_only: bool = False) -> dict[str, Any]:
+    """Load, rebuild, time the reports. `keep` names a database to keep afterwards
+    (for EXPLAIN); `load_only` stops after the rebuild."""
+    name = keep or f"acd_bench_reports_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(ADMIN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
@@ -79,6 +82,8 @@ async def run(calls: int = 1_000_000, days: int = 28) -> dict[str, Any]:
             " + (SELECT count(*) FROM report_queue_waits)"
             " + (SELECT count(*) FROM report_agent_time)"
             " + (SELECT count(*) FROM report_agent_calls)")
+        if load_only:
+            return out
         settings = ReportSettings(timezone=TZ, interval_minutes=30)
         start = datetime.combine(END - timedelta(days=days), datetime.min.time(), tz)
         end = datetime.combine(END, datetime.min.time(), tz)
@@ -98,9 +103,10 @@ async def run(calls: int = 1_000_000, days: int = 28) -> dict[str, Any]:
         await conn.close()
         return out
     finally:
-        admin = await asyncpg.connect(ADMIN)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        if keep is None:
+            admin = await asyncpg.connect(ADMIN)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
 
 
 async def _triggers(conn: asyncpg.Connection, tz: ZoneInfo) -> dict[str, Any]:

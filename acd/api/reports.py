@@ -1,7 +1,8 @@
 """Reports and staffing over HTTP, and the reports page (supervisors and admins).
 
 GET /api/reports/{queues|agents|intervals|days|abandoned|dispositions}
-    ?from=YYYY-MM-DD&to=YYYY-MM-DD&queue=&agent=&interval=15|30|60&format=json|csv
+    ?from=YYYY-MM-DD&to=YYYY-MM-DD&queue=&agent=&interval=15|30|60&by=interval|day
+    &format=json|csv
 GET /api/staffing?calls_per_hour=&aht=&target=80/20&asa=&patience=&shrinkage=
 GET /api/staffing/forecast?date=YYYY-MM-DD&queue=&weeks=
 GET /api/staffing/now?queue=     agents needed now (the wallboard adds who is available)
@@ -96,7 +97,8 @@ async def get_report(request: web.Request) -> web.Response:
         rows = await service.report(conn, ctx.settings, kind, start, end,
                                     queue=q.get("queue") or None,
                                     agent=q.get("agent") or None,
-                                    minutes=int(minutes) if minutes else None)
+                                    minutes=int(minutes) if minutes else None,
+                                    by=q.get("by") or None)
     return _respond(request, kind, {
         "report": kind, "from": start.isoformat(), "to": end.isoformat(),
         "timezone": ctx.settings.timezone,

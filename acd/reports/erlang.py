@@ -189,8 +189,15 @@ def agents_needed(calls_per_hour: float, aht_s: float, target_sl: float, thresho
         return s.service_level >= target_sl and (target_asa_s is None
                                                  or s.asa_s <= target_asa_s)
 
-    for n in range(max(1, math.floor(load) + 1), MAX_AGENTS + 1):
-        c = staffing_c(calls_per_hour, aht_s, n, threshold_s)
+    # Erlang B carried from one agent count to the next: the search is linear, not
+    # quadratic, in the agents (an interval report asks this for every row).
+    first = max(1, math.floor(load) + 1)
+    b = erlang_b(first - 1, load)
+    for n in range(first, MAX_AGENTS + 1):
+        b = load * b / (n + load * b)
+        pw = min(1.0, n * b / (n - load * (1 - b)))
+        sl = 1.0 - pw * math.exp(-(n - load) * threshold_s / aht_s)
+        c = Staffing(n, load, pw, max(0.0, min(1.0, sl)), pw * aht_s / (n - load), load / n)
         if enough(c):
             break
     else:

@@ -376,3 +376,15 @@ def agent_rows(buckets: Mapping[tuple[str, datetime], AgentCounts], tz: ZoneInfo
         row.update(agent_kpis(a))
         out.append(row)
     return out
+
+
+def disposition_rows(rows: Iterable[Any], start: datetime | None = None,
+                     end: datetime | None = None) -> list[dict[str, Any]]:
+    """Dispositions per queue and code, by the bucket in which they were saved."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for r in rows:
+        b = bucket_of(_get(r, "at"))
+        if (start is None or b >= start) and (end is None or b < end):
+            counts[(_get(r, "queue") or "", _get(r, "code"))] += 1
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
+    return [{"queue": q, "code": c, "calls": n} for (q, c), n in ordered]

@@ -71,11 +71,26 @@ def parse_target(text: str) -> tuple[float, float]:
     return sl, t
 
 
+async def _quick(conn: asyncpg.Connection) -> None:
+    # Summary queries run in milliseconds: compiling them (JIT) would cost more, and
+    # a month of agent buckets hashes in memory with a little more work_mem.
+    await conn.execute("SET LOCAL jit = off")
+    await conn.execute("SET LOCAL work_mem = '64MB'")
+
+
 async def report(conn: asyncpg.Connection, settings: ReportSettings, kind: str,
                  start: datetime, end: datetime, *, queue: str | None = None,
-                 agent: str | None = None, minutes: int | None = None
-                 ) -> list[dict[str, Any]]:
-    """One report's rows."""
+                 agent: str | None = None, minutes: int | None = None,
+                 by: str | None = None) -> list[dict[str, Any]]:
+    """One report's rows. `by` ('interval' or 'day') splits the agents report."""
+    async with conn.transaction():
+        await _quick(conn)
+        return await _report(conn, settings, kind, start, end, queue, agent, minutes, by)
+
+
+async def _report(conn: asyncpg.Connection, settings: ReportSettings, kind: str,
+                  start: datetime, end: datetime, queue: str | None, agent: str | None,
+                  minutes: int | None, by: str | None) -> list[dict[str, Any]]:
     tz, rules = settings.timezone, settings.rules()
     minutes = minutes or settings.interval_minutes
     if minutes not in (15, 30, 60):
@@ -91,7 +106,12 @@ async def report(conn: asyncpg.Connection, settings: ReportSettings, kind: str,
         logged = await sql.logged_in_by_interval(conn, start, end, tz, minutes)
         return forecast.with_staffing(rows, minutes, rules, settings.shrinkage, logged)
     if kind == "agents":
-        return await sql.agent_report(conn, start, end, tz, agent=agent)
+        if by not in (None, "", "interval", "day"):
+            raise _bad("bad_group", "by must be 'interval' or 'day'", got=str(by)[:20])
+        group: sql.Group = "interval" if by == "interval" else "day" if by == "day" \
+            else "queue"
+        return await sql.agent_report(conn, start, end, tz, group=group, minutes=minutes,
+                                      agent=agent)
     if kind == "abandoned":
         return await sql.abandoned_calls(conn, start, end, queue)
     if kind == "dispositions":
@@ -106,9 +126,11 @@ async def forecast_for(conn: asyncpg.Connection, settings: ReportSettings, day: 
     weeks = weeks or settings.forecast_weeks
     tz, minutes, rules = settings.zone(), settings.interval_minutes, settings.rules()
     start, end = forecast.history_range(day, weeks, tz)
-    await sql.sync_rules(conn, rules)
-    rows = await sql.queue_report(conn, start, end, settings.timezone, rules,
-                                  group="interval", minutes=minutes, queue=queue)
+    async with conn.transaction():
+        await _quick(conn)
+        await sql.sync_rules(conn, rules)
+        rows = await sql.queue_report(conn, start, end, settings.timezone, rules,
+                                      group="interval", minutes=minutes, queue=queue)
     return forecast.forecast_day(rows, day, weeks, tz, minutes, rules, settings.shrinkage)
 
 

@@ -23,6 +23,9 @@ _COUNTS = ("entered", "offered", "answered", "answered_within", "answer_wait_ms"
            "talk_ms", "wrap_ms", "transfers", "callbacks", "callbacks_answered")
 
 
+_TABLES = ("report_queue_intervals", "report_agent_time", "report_agent_calls")
+
+
 def _grp(group: Group) -> str:
     # $3 = time zone, $4 = interval minutes. The interval's start is an instant: the
     # bucket minus its minutes into the local interval (a repeated DST hour stays apart).
@@ -35,20 +38,44 @@ def _grp(group: Group) -> str:
     return "left($3::text || $4::int::text, 0)"
 
 
+def _map(group: Group) -> str:
+    """A CTE `g(bucket, grp)`: each bucket of [$1, $2) and its group, so that the time
+    zone arithmetic runs once per bucket, not once per summary row."""
+    if group == "queue":
+        return "g AS (SELECT $3::text AS tz, $4::int AS minutes)"
+    # Only from the first to the last bucket holding data (a wide range stays cheap).
+    first = " ".join(f"(SELECT min(bucket) FROM {t} WHERE bucket >= $1::timestamptz)," for t in
+                     _TABLES)
+    last = " ".join(f"(SELECT max(bucket) FROM {t} WHERE bucket < $2::timestamptz)," for t in
+                    _TABLES)
+    return f"""g AS MATERIALIZED (
+    SELECT bucket, {_grp(group)} AS grp
+    FROM generate_series(coalesce(least({first.rstrip(",")}), $2::timestamptz),
+                         coalesce(greatest({last.rstrip(",")}),
+                                  $2::timestamptz - interval '1 microsecond'),
+                         interval '15 minutes') AS bucket
+)"""
+
+
+def _join(group: Group) -> str:
+    # By queue (or agent) alone the group is '' for every bucket: no join at all.
+    return "CROSS JOIN (SELECT ''::text AS grp) g" if group == "queue" \
+        else "JOIN g USING (bucket)"
+
+
 def _queue_sql(group: Group) -> str:
     sums = ",\n           ".join(f"sum({c})::bigint AS {c}" for c in _COUNTS)
-    g = _grp(group)
     return f"""
-WITH s AS (
-    SELECT queue, {g} AS grp,
+WITH {_map(group)}, s AS (
+    SELECT queue, grp,
            {sums},
            max(longest_wait_ms) AS longest_wait_ms
-    FROM report_queue_intervals
+    FROM report_queue_intervals {_join(group)}
     WHERE bucket >= $1 AND bucket < $2 AND ($5::text IS NULL OR queue = $5)
     GROUP BY 1, 2
 ), w AS (
-    SELECT queue, {g} AS grp, wait_s, sum(n) AS n
-    FROM report_queue_waits
+    SELECT queue, grp, wait_s, sum(n) AS n
+    FROM report_queue_waits {_join(group)}
     WHERE bucket >= $1 AND bucket < $2 AND ($5::text IS NULL OR queue = $5)
     GROUP BY 1, 2, 3
 ), p AS (
@@ -76,7 +103,7 @@ SELECT s2.*, p.p90 AS asa_p90_s,
        answer_wait_ms::float8 / nullif(answered, 0) / 1000 AS asa_s,
        (talk_ms + wrap_ms)::float8 / nullif(answered, 0) / 1000 AS aht_s,
        abandon_wait_ms::float8 / nullif(abandoned, 0) / 1000 AS avg_abandon_s
-FROM s2 LEFT JOIN p ON p.queue = s2.queue AND p.grp IS NOT DISTINCT FROM s2.grp
+FROM s2 LEFT JOIN p ON p.queue = s2.queue AND p.grp = s2.grp
 ORDER BY s2.grp, s2.queue
 """
 
@@ -120,42 +147,41 @@ async def queue_report(conn: asyncpg.Connection, start: datetime, end: datetime,
 
 
 def _agent_sql(group: Group) -> str:
-    g = _grp(group)
     return f"""
-WITH t AS (
-    SELECT agent_id, {g} AS grp, state, reason, sum(ms)::bigint AS ms
-    FROM report_agent_time
+WITH {_map(group)}, t AS (
+    SELECT agent_id, grp, state, reason, sum(ms)::bigint AS ms
+    FROM report_agent_time {_join(group)}
     WHERE bucket >= $1 AND bucket < $2 AND ($5::text IS NULL OR agent_id = $5)
     GROUP BY 1, 2, 3, 4 HAVING sum(ms) <> 0
+), st AS (
+    SELECT agent_id, grp, state, sum(ms)::bigint AS ms FROM t GROUP BY 1, 2, 3
+), br AS (
+    SELECT agent_id, grp, jsonb_object_agg(r, ms) AS breaks
+    FROM (SELECT agent_id, grp, coalesce(nullif(reason, ''), '-') AS r, sum(ms) AS ms
+          FROM t WHERE state = 'break' GROUP BY 1, 2, 3) x
+    GROUP BY 1, 2
 ), a AS (
     SELECT agent_id, grp, sum(ms)::bigint AS logged_in,
            coalesce(sum(ms) FILTER (WHERE state = 'break'), 0)::bigint AS brk,
            coalesce(sum(ms) FILTER (WHERE state IN ('on_call', 'wrap_up')), 0)::bigint
                AS handle,
-           (SELECT jsonb_object_agg(st, v) FROM (
-                SELECT state AS st, sum(ms) AS v FROM t t2
-                WHERE t2.agent_id = t.agent_id AND t2.grp IS NOT DISTINCT FROM t.grp
-                GROUP BY state) x) AS states,
-           (SELECT jsonb_object_agg(r, v) FROM (
-                SELECT coalesce(nullif(reason, ''), '-') AS r, sum(ms) AS v FROM t t3
-                WHERE t3.agent_id = t.agent_id AND t3.grp IS NOT DISTINCT FROM t.grp
-                  AND t3.state = 'break'
-                GROUP BY 1) y) AS breaks
-    FROM t GROUP BY agent_id, grp
+           jsonb_object_agg(state, ms) AS states
+    FROM st GROUP BY 1, 2
 ), c AS (
-    SELECT agent_id, {g} AS grp, sum(answered)::bigint AS answered,
+    SELECT agent_id, grp, sum(answered)::bigint AS answered,
            sum(talk_ms)::bigint AS talk_ms
-    FROM report_agent_calls
+    FROM report_agent_calls {_join(group)}
     WHERE bucket >= $1 AND bucket < $2 AND ($5::text IS NULL OR agent_id = $5)
     GROUP BY 1, 2
 )
 SELECT coalesce(a.agent_id, c.agent_id) AS agent_id, coalesce(a.grp, c.grp) AS grp,
        coalesce(c.answered, 0) AS answered, coalesce(c.talk_ms, 0) AS talk_ms,
        coalesce(a.logged_in, 0) AS logged_in, coalesce(a.brk, 0) AS brk,
-       coalesce(a.handle, 0) AS handle, a.states, a.breaks,
+       coalesce(a.handle, 0) AS handle, a.states, br.breaks,
        a.handle::float8 / nullif(a.logged_in - a.brk, 0) AS occupancy,
        a.handle::float8 / nullif(a.logged_in, 0) AS utilisation
-FROM a FULL JOIN c ON a.agent_id = c.agent_id AND a.grp IS NOT DISTINCT FROM c.grp
+FROM a FULL JOIN c ON a.agent_id = c.agent_id AND a.grp = c.grp
+LEFT JOIN br ON br.agent_id = a.agent_id AND br.grp = a.grp
 ORDER BY 2, 1
 """
 
@@ -192,9 +218,11 @@ async def logged_in_by_interval(conn: asyncpg.Connection, start: datetime, end: 
                                 tz: str, minutes: int) -> dict[str, float]:
     """Average agents logged in (break excluded) per local interval, all queues."""
     rows = await conn.fetch(f"""
-        SELECT {_grp("interval")} AS grp,
-               sum(ms) FILTER (WHERE state <> 'break')::bigint AS ms
-        FROM report_agent_time WHERE bucket >= $1 AND bucket < $2 GROUP BY 1""",
+        WITH {_map("interval")}, b AS (
+            SELECT bucket, sum(ms) FILTER (WHERE state <> 'break') AS ms
+            FROM report_agent_time WHERE bucket >= $1 AND bucket < $2 GROUP BY 1
+        )
+        SELECT grp, sum(ms)::bigint AS ms FROM b JOIN g USING (bucket) GROUP BY 1""",
                             start, end, tz, minutes)
     return {r["grp"].isoformat(): (r["ms"] or 0) / (minutes * 60_000) for r in rows}
 
@@ -227,11 +255,9 @@ async def disposition_report(conn: asyncpg.Connection, start: datetime, end: dat
                              queue: str | None = None) -> list[dict[str, Any]]:
     """Dispositions counted per queue and code over [start, end)."""
     rows = await conn.fetch("""
-        SELECT coalesce(queue, '') AS queue, code, count(*) AS calls,
-               count(DISTINCT agent_id) AS agents
-        FROM dispositions
-        WHERE at >= $1 AND at < $2 AND ($3::text IS NULL OR queue = $3)
-        GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2""", start, end, queue)
+        SELECT queue, code, sum(n)::bigint AS calls FROM report_dispositions
+        WHERE bucket >= $1 AND bucket < $2 AND ($3::text IS NULL OR queue = $3)
+        GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 3 DESC, 2""", start, end, queue)
     return [dict(r) for r in rows]
 
 

@@ -91,6 +91,7 @@ async def test_intervals_carry_staffing(client: TestClient) -> None:
     ("/api/reports/queues?interval=20", "bad_interval"),
     ("/api/reports/queues?interval=abc", "invalid_request"),
     ("/api/reports/nope", "unknown_report"),
+    ("/api/reports/agents?by=week", "bad_group"),
     ("/api/staffing?calls_per_hour=100&aht=180&target=80-20", "bad_target"),
     ("/api/staffing?calls_per_hour=100", "invalid_request"),
     ("/api/staffing?calls_per_hour=-5&aht=180", "bad_staffing"),
@@ -150,3 +151,15 @@ async def test_every_route_declares_supervisor_and_admin(report_dsn: str) -> Non
     handlers = [r.handler for r in app.router.routes() if r.method != "HEAD"]
     assert len(handlers) == 6
     assert all(roles_of(h) == {"supervisor", "admin"} for h in handlers)
+
+
+async def test_agents_by_day_add_up_to_the_range(client: TestClient) -> None:
+    q = "from=2026-11-16&to=2026-11-22&agent=100"
+    total = (await (await client.get(f"/api/reports/agents?{q}")).json())["rows"]
+    days = (await (await client.get(f"/api/reports/agents?{q}&by=day")).json())["rows"]
+    hours = (await (await client.get(f"/api/reports/agents?{q}&by=interval&interval=60")
+                    ).json())["rows"]
+    assert len(total) == 1 and 1 < len(days) <= 7 and len(hours) > len(days)
+    for parts in (days, hours):
+        assert sum(r["answered"] for r in parts) == total[0]["answered"]
+        assert sum(r["logged_in_s"] for r in parts) == pytest.approx(total[0]["logged_in_s"])

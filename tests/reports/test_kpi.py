@@ -207,3 +207,21 @@ def test_interval_of_in_paris(utc: str, minutes: int, local_start: str) -> None:
 ])
 def test_p90_nearest_rank(waits: dict[int, int], p90: int | None) -> None:
     assert kpi.p90_s(waits) == p90
+
+
+async def test_dispositions_follow_updates_and_deletes(conn: asyncpg.Connection) -> None:
+    from acd.reports.sql import disposition_report
+    from tests.reports.helpers import WIDE
+
+    t = at("10:00:00")
+    await conn.executemany(
+        "INSERT INTO dispositions (call_id, agent_id, queue, code, at) VALUES ($1,$2,$3,$4,$5)",
+        [("c1", "a1", "q", "sale", t), ("c2", "a1", "q", "sale", t), ("c3", "a2", None, "x", t),
+         ("c1", "a2", "q", "refund", t)])
+    await conn.execute("UPDATE dispositions SET code = 'refund' WHERE call_id = 'c2'")
+    await conn.execute("DELETE FROM dispositions WHERE call_id = 'c3'")
+    got = await disposition_report(conn, *WIDE)
+    rows = await conn.fetch("SELECT queue, code, at FROM dispositions")
+    assert got == kpi.disposition_rows(dict(r) for r in rows)
+    assert got == [{"queue": "q", "code": "refund", "calls": 2},
+                   {"queue": "q", "code": "sale", "calls": 1}]

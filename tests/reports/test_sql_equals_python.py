@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from acd.reports.history import generate
-from acd.reports.kpi import QueueRules
+from acd.reports.kpi import QueueRules, disposition_rows
 from acd.reports.load import load_history
-from acd.reports.sql import sync_rules
+from acd.reports.sql import disposition_report, sync_rules
 from acd.store.rows import AgentStateRow, CallRow
-from tests.reports.helpers import both_agents, both_queues, insert, same
+from tests.reports.helpers import WIDE, both_agents, both_queues, insert, same
 
 EXAMPLES = int(os.environ.get("ACD_PROPERTY_EXAMPLES", "40"))
 TZ = "Europe/Paris"
@@ -48,6 +48,10 @@ async def test_synthetic_month(conn: asyncpg.Connection, triggers: bool) -> None
     await load_history(conn, MONTH, triggers=triggers)
     assert len(MONTH.calls) > 5000
     await _compare(conn, MONTH.calls, MONTH.agent_states)
+    got = await disposition_report(conn, *WIDE)
+    assert got == disposition_rows(
+        {"queue": d[2], "code": d[3], "at": d[5]} for d in MONTH.dispositions)
+    assert sum(r["calls"] for r in got) == len(MONTH.dispositions)
 
 
 async def test_changed_thresholds_rebuild_the_summaries(conn: asyncpg.Connection) -> None:

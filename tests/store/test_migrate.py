@@ -22,7 +22,8 @@ async def conn(empty_dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 # Tables of later migrations: dispositions (0003) and the report summaries (0005).
 MORE_TABLES = {"dispositions", "report_queue_settings", "report_queue_intervals",
-               "report_queue_waits", "report_agent_time", "report_agent_calls"}
+               "report_queue_waits", "report_agent_time", "report_agent_calls",
+               "report_dispositions"}
 
 
 async def _tables(conn: asyncpg.Connection) -> set[str]:

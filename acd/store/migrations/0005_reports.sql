@@ -57,7 +57,7 @@ CREATE TABLE report_agent_time (
     bucket   timestamptz NOT NULL,
     state    text NOT NULL,
     reason   text NOT NULL DEFAULT '',
-    ms       bigint NOT NULL,
+    ms       integer NOT NULL,  -- at most 900,000 in a bucket; integer sums fast
     PRIMARY KEY (agent_id, bucket, state, reason)
 );
 CREATE INDEX report_agent_time_bucket_idx ON report_agent_time (bucket);
@@ -70,6 +70,15 @@ CREATE TABLE report_agent_calls (
     PRIMARY KEY (agent_id, bucket)
 );
 CREATE INDEX report_agent_calls_bucket_idx ON report_agent_calls (bucket);
+
+-- Dispositions per queue and code, in the bucket the agent saved them.
+CREATE TABLE report_dispositions (
+    queue  text NOT NULL,
+    bucket timestamptz NOT NULL,
+    code   text NOT NULL,
+    n      integer NOT NULL,
+    PRIMARY KEY (queue, bucket, code)
+);
 
 CREATE FUNCTION report_bucket(t timestamptz) RETURNS timestamptz
     LANGUAGE sql IMMUTABLE AS
@@ -151,6 +160,27 @@ END
 $$;
 CREATE TRIGGER calls_report AFTER INSERT ON calls
     FOR EACH ROW EXECUTE FUNCTION report_calls_trigger();
+
+-- A disposition counts where it was saved; the desktop may change it (update) or
+-- take it back (delete).
+CREATE FUNCTION report_dispositions_trigger() RETURNS trigger LANGUAGE plpgsql AS
+$$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE report_dispositions SET n = n - 1
+        WHERE queue = coalesce(OLD.queue, '') AND bucket = report_bucket(OLD.at)
+          AND code = OLD.code;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO report_dispositions AS d (queue, bucket, code, n)
+        VALUES (coalesce(NEW.queue, ''), report_bucket(NEW.at), NEW.code, 1)
+        ON CONFLICT (queue, bucket, code) DO UPDATE SET n = d.n + 1;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER dispositions_report AFTER INSERT OR UPDATE OR DELETE ON dispositions
+    FOR EACH ROW EXECUTE FUNCTION report_dispositions_trigger();
 
 -- The call a wrap-up belongs to: the one the agent started last before the wrap-up
 -- began (ties by call id). Two steps so that both use calls_agent_started_at_idx.
@@ -250,6 +280,10 @@ BEGIN
     DELETE FROM report_queue_waits;
     DELETE FROM report_agent_calls;
     DELETE FROM report_agent_time;
+    DELETE FROM report_dispositions;
+    INSERT INTO report_dispositions
+    SELECT coalesce(queue, ''), report_bucket(at), code, count(*) FROM dispositions
+    GROUP BY 1, 2, 3;
     CREATE TEMP TABLE report_rebuild_calls ON COMMIT DROP AS
     SELECT c.queue, c.agent_id, report_bucket(c.enqueued_at) AS b,
            coalesce(c.wait_ms, 0) AS w, coalesce(c.talk_ms, 0) AS talk,
@@ -309,5 +343,10 @@ BEGIN
           WHERE sp.state = 'wrap_up'
           GROUP BY 1, 2) x
     WHERE r.queue = x.queue AND r.bucket = x.b;
+    ANALYZE report_queue_intervals;
+    ANALYZE report_queue_waits;
+    ANALYZE report_agent_time;
+    ANALYZE report_agent_calls;
+    ANALYZE report_dispositions;
 END
 $$;
