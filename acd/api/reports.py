@@ -126,7 +126,7 @@ async def get_forecast(request: web.Request) -> web.Response:
     try:
         day = date.fromisoformat(raw) if raw else datetime.now(ctx.settings.zone()).date()
     except ValueError as exc:
-        raise service._bad("bad_date", "date must be YYYY-MM-DD", field="date",
+        raise service.bad_request("bad_date", "date must be YYYY-MM-DD", field="date",
                            got=(raw or "")[:40]) from exc
     weeks = _float(request, "weeks")
     if weeks is not None and not 1 <= weeks <= 52:

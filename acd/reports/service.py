@@ -22,7 +22,7 @@ KINDS: tuple[str, ...] = ("queues", "agents", "intervals", "days", "abandoned",
 MAX_DAYS = 400
 
 
-def _bad(error_id: str, message: str, **details: Any) -> InvalidRequest:
+def bad_request(error_id: str, message: str, **details: Any) -> InvalidRequest:
     """A 400 with its own error_id (bad_date, bad_range, bad_target...)."""
     err = InvalidRequest(message, **details)
     err.error_id = error_id
@@ -40,7 +40,7 @@ def _when(text: str, tz: Any, field: str, end: bool) -> datetime:
         t = datetime.fromisoformat(text)
         return t if t.tzinfo is not None else t.replace(tzinfo=tz)
     except ValueError as exc:
-        raise _bad("bad_date", f"{field}: {text[:40]!r} is not a date (YYYY-MM-DD) or an "
+        raise bad_request("bad_date", f"{field}: {text[:40]!r} is not a date (YYYY-MM-DD) or an "
                    "ISO date-time", field=field, got=text[:40]) from exc
 
 
@@ -51,10 +51,10 @@ def parse_range(start: str | None, end: str | None, settings: ReportSettings,
     s = _when(start or (today - timedelta(days=6)).isoformat(), tz, "from", False)
     e = _when(end or today.isoformat(), tz, "to", True)
     if e <= s:
-        raise _bad("bad_range", "'to' must come after 'from'", start=s.isoformat(),
+        raise bad_request("bad_range", "'to' must come after 'from'", start=s.isoformat(),
                    end=e.isoformat())
     if e - s > timedelta(days=MAX_DAYS):
-        raise _bad("range_too_long", f"a report covers at most {MAX_DAYS} days")
+        raise bad_request("range_too_long", f"a report covers at most {MAX_DAYS} days")
     return s, e
 
 
@@ -64,10 +64,10 @@ def parse_target(text: str) -> tuple[float, float]:
         pct, secs = text.split("/")
         sl, t = float(pct) / 100, float(secs)
     except ValueError as exc:
-        raise _bad("bad_target", f"target {text[:40]!r} is not like 80/20 "
+        raise bad_request("bad_target", f"target {text[:40]!r} is not like 80/20 "
                    "(percent/seconds)") from exc
     if not (0 < sl < 1 and 0 <= t <= 3600):
-        raise _bad("bad_target", "target: percent in (0, 100), seconds in [0, 3600]")
+        raise bad_request("bad_target", "target: percent in (0, 100), seconds in [0, 3600]")
     return sl, t
 
 
@@ -94,7 +94,7 @@ async def _report(conn: asyncpg.Connection, settings: ReportSettings, kind: str,
     tz, rules = settings.timezone, settings.rules()
     minutes = minutes or settings.interval_minutes
     if minutes not in (15, 30, 60):
-        raise _bad("bad_interval", "interval must be 15, 30 or 60 minutes", got=minutes)
+        raise bad_request("bad_interval", "interval must be 15, 30 or 60 minutes", got=minutes)
     await sql.sync_rules(conn, rules)
     if kind == "queues":
         return await sql.queue_report(conn, start, end, tz, rules, queue=queue)
@@ -107,7 +107,7 @@ async def _report(conn: asyncpg.Connection, settings: ReportSettings, kind: str,
         return forecast.with_staffing(rows, minutes, rules, settings.shrinkage, logged)
     if kind == "agents":
         if by not in (None, "", "interval", "day"):
-            raise _bad("bad_group", "by must be 'interval' or 'day'", got=str(by)[:20])
+            raise bad_request("bad_group", "by must be 'interval' or 'day'", got=str(by)[:20])
         group: sql.Group = "interval" if by == "interval" else "day" if by == "day" \
             else "queue"
         return await sql.agent_report(conn, start, end, tz, group=group, minutes=minutes,
@@ -116,7 +116,7 @@ async def _report(conn: asyncpg.Connection, settings: ReportSettings, kind: str,
         return await sql.abandoned_calls(conn, start, end, queue)
     if kind == "dispositions":
         return await sql.disposition_report(conn, start, end, queue)
-    raise _bad("unknown_report", f"unknown report {kind[:40]!r}; one of {', '.join(KINDS)}")
+    raise bad_request("unknown_report", f"unknown report {kind[:40]!r}; one of {', '.join(KINDS)}")
 
 
 async def forecast_for(conn: asyncpg.Connection, settings: ReportSettings, day: date,
@@ -166,14 +166,14 @@ def staffing(calls_per_hour: float, aht_s: float, target: str, asa_s: float | No
     """`acd staffing`: agents needed for a volume, handle time and target."""
     sl, t = parse_target(target)
     if not (0 <= calls_per_hour <= 1e6 and 0 < aht_s <= 86_400 and 0 <= shrinkage < 1):
-        raise _bad("bad_staffing", "calls per hour in [0, 1e6], handle time in (0, 86400] "
+        raise bad_request("bad_staffing", "calls per hour in [0, 1e6], handle time in (0, 86400] "
                    "s, shrinkage in [0, 1)")
     if patience_s is not None and not 0 < patience_s <= 86_400:
-        raise _bad("bad_staffing", "patience in (0, 86400] s")
+        raise bad_request("bad_staffing", "patience in (0, 86400] s")
     try:
         s = agents_needed(calls_per_hour, aht_s, sl, t, asa_s, patience_s)
     except ValueError as exc:
-        raise _bad("bad_staffing", str(exc)) from exc
+        raise bad_request("bad_staffing", str(exc)) from exc
     out: dict[str, Any] = {"model": "erlang_a" if patience_s else "erlang_c",
                            "calls_per_hour": calls_per_hour, "aht_s": aht_s,
                            "target": target, **s.as_dict()}
