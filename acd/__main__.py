@@ -131,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="write the call's rows to PostgreSQL (default: none)")
     tr.add_argument("--config", type=Path, default=None)
     tr.add_argument("--speed", type=float, default=1.0, help="simulated clock speed")
+    from acd import cli_reports
+
+    cli_reports.register(sub)
     return p
 
 
@@ -145,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
     args = _parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:
+        if args.cmd in ("report", "staffing", "demo"):
+            from acd import cli_reports
+
+            return cli_reports.run(args)
         if args.cmd == "run":
             return asyncio.run(_run(args.config, args.demo))
         if args.cmd == "sim":

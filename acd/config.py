@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from acd.agents.phone import Policy
 from acd.errors import ConfigError
 from acd.ivr.catalog import IvrSettings
+from acd.reports.settings import ReportSettings
 from acd.routing.model import QueueDef, RoutingSettings
 
 DEFAULT_CONFIG = Path("config/acd.yaml")
@@ -137,6 +138,7 @@ class Settings(_Model):
     # Seconds (clock time) between reconciliations of the calls acd holds against
     # Asterisk and routing (one also runs after every ARI (re)connect); 0 = only then.
     reconcile_every: float = Field(default=30.0, ge=0)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
     @model_validator(mode="after")
     def _callback_fits_the_reservation(self) -> Settings:

@@ -1,6 +1,7 @@
-"""`python -m bench [routing] [fullpath] [waiting] [writer] [profile]`: run the benchmarks.
+"""`python -m bench [routing] [fullpath] [waiting] [writer] [reports] [profile]`: run the
+benchmarks.
 
-No argument runs routing, fullpath, waiting and writer (about 5 minutes); `profile`
+No argument runs routing, fullpath, waiting, writer and reports (about 12 minutes); `profile`
 runs one full-path step under pyinstrument. Results go to bench/results/.
 """
 
@@ -14,11 +15,11 @@ import sys
 import time
 from typing import Any
 
-from bench import fullpath, routing, writer
+from bench import fullpath, reports, routing, writer
 from bench.common import save
 
-SECTIONS = ("routing", "fullpath", "waiting", "writer", "profile")
-DEFAULT = ("routing", "fullpath", "waiting", "writer")
+SECTIONS = ("routing", "fullpath", "waiting", "writer", "reports", "profile")
+DEFAULT = ("routing", "fullpath", "waiting", "writer", "reports")
 
 
 def _waiting() -> dict[str, Any]:
@@ -88,6 +89,9 @@ def main(argv: list[str]) -> int:
             rows.append(("writer", f"{res['rows_per_s']} rows/s, {res['rows_lost']} lost",
                          ">= 20,000 rows/s, 0 lost",
                          _ok(res["rows_per_s"] >= 20_000 and res["rows_lost"] == 0)))
+        elif section == "reports":
+            res = asyncio.run(reports.run())
+            rows += reports.table_rows(res)
         else:
             res = asyncio.run(fullpath.profile())
             rows.append(("profile (full path 50/s)", res["report"], "-", "-"))

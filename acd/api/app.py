@@ -17,6 +17,7 @@ from acd.api.body import http_errors_middleware, json_object, reason_text
 from acd.api.demo import add_demo_routes
 from acd.api.health import health_report
 from acd.api.phone_metrics import phone_metrics_text
+from acd.api.reports import add_report_routes
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
 from acd.metrics import refresh as refresh_metrics
 
@@ -203,4 +204,5 @@ def make_api(acd: App) -> web.Application:
     app.router.add_route("*", "/api/schedules/{name}/override", schedule_override)
     # The demo back-ends the example flows look up (orders, CRM, payments).
     add_demo_routes(app)
+    add_report_routes(app, acd.settings.pg_dsn.get_secret_value(), acd.settings.reports)
     return app

@@ -1,0 +1,1 @@
+"""Reports and staffing: KPI definitions, Erlang C/A, SQL reports, forecasts."""

@@ -1,0 +1,62 @@
+"""Reports on rows acd itself writes: a call through the simulator lands in the
+interval summaries (triggers on the writer's inserts) and in the REST report, with
+the same figures as the Python definitions computed from the raw rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from acd.api.app import make_api
+from acd.reports import kpi, sql
+from tests.e2e.conftest import Harness
+from tests.reports.helpers import same
+
+PRESS_SALES = [(1.0, "1")]
+WIDE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
+async def test_an_answered_call_is_reported(harness: Harness) -> None:
+    h = harness
+    settings = h.app.settings.reports
+    ch = h.sim.place_call("+15551001", "100", dtmf=PRESS_SALES)
+    await h.wait_agent("a1", "on_call")
+    await h.clock.sleep(2.0)
+    h.sim.remote_hangup(ch)
+    call_id = await h.finished(ch)
+    await h.wait_agent("a1", "available")  # the wrap-up has ended: its span is closed
+    assert h.app.writer is not None
+    await h.app.writer.flush()
+    row = await h.call(call_id)
+
+    async with h.pg.acquire() as conn:
+        calls = [dict(r) for r in await conn.fetch("SELECT * FROM calls")]
+        states = [dict(r) for r in await conn.fetch("SELECT * FROM agent_states")]
+        rules = settings.rules()
+        await sql.sync_rules(conn, rules)
+        got = await sql.queue_report(conn, *WIDE, "UTC", rules)
+        agents = await sql.agent_report(conn, *WIDE, "UTC")
+    py = kpi.queue_rows(kpi.queue_buckets(calls, states, rules), rules, ZoneInfo("UTC"))
+    same(got, py)
+    same(agents, kpi.agent_rows(kpi.agent_buckets(calls, states), ZoneInfo("UTC")))
+    sales = next(r for r in got if r["queue"] == "sales")
+    assert sales["answered"] >= 1 and sales["wrap_s"] > 0
+    a1 = next(r for r in agents if r["agent_id"] == "a1")
+    assert a1["answered"] >= 1 and a1["states_s"]["on_call"] >= 1.5
+
+    # The same through the REST API acd serves (make_api wires the reports in).
+    client = TestClient(TestServer(make_api(h.app), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        day = row["enqueued_at"].astimezone(settings.zone()).date()
+        resp = await client.get(f"/api/reports/queues?from={day}&to={day}&queue=sales")
+        assert resp.status == 200
+        (api_row,) = (await resp.json())["rows"]
+        assert api_row["answered"] >= 1
+        listed = await client.get(
+            f"/api/reports/intervals?from={day - timedelta(days=1)}&to={day}")
+        assert listed.status == 200
+    finally:
+        await client.close()
