@@ -7,6 +7,7 @@ import dataclasses
 import gc
 import logging
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -245,7 +246,11 @@ class App:
         # What start-up built lives as long as acd: frozen out of the collector's full
         # passes, which then cost what calls and reloads allocate, not the whole heap
         # (a full pass stalled the event loop 100-600 ms when a large flow was loaded).
-        gc.collect()
+        with warnings.catch_warnings():
+            # Finalizers of garbage others left (an unclosed socket) are not start-up's
+            # to report: this pass is only here to freeze what start-up built.
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
         gc.freeze()
 
     def _ari_config(self) -> AriConfig:

@@ -4,18 +4,48 @@ the same figures as the Python definitions computed from the raw rows."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from acd.api.app import make_api
 from acd.reports import kpi, sql
-from tests.e2e.conftest import Harness
+from tests.conftest import PG_ADMIN_DSN
+from tests.e2e.conftest import Harness, e2e_settings, running_harness
 from tests.reports.helpers import same
 
 PRESS_SALES = [(1.0, "1")]
 WIDE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+async def harness(redis_prefix: str, redis_client: Any, tmp_path: Path) -> AsyncIterator[Harness]:
+    """acd on a database of its own: the session's database holds other tests' rows
+    for the same agent ids, written on simulated clocks that overlap in time, which
+    no real contact center's rows do."""
+    name = f"acd_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
+    try:
+        async with running_harness(e2e_settings(redis_prefix, dsn, tmp_path)) as h:
+            yield h
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 async def test_an_answered_call_is_reported(harness: Harness) -> None:
