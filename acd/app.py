@@ -30,6 +30,7 @@ from acd.calls.service import CallService
 from acd.clock import Clock
 from acd.config import Settings
 from acd.ivr.registry import FlowRegistry
+from acd.people.service import People
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer
 from acd.routing.service import Router
@@ -80,6 +81,8 @@ class App:
     ari: AriClient | None = None
     stream: EventStream | None = None
     calls: CallService | None = None
+    people: People | None = None
+    pg: asyncpg.Pool | None = None
     api_runner: web.AppRunner | None = None
     api_port: int | None = None
     own_simulator: bool = False
@@ -124,6 +127,8 @@ class App:
             await migrate(conn)
         finally:
             await conn.close()
+        self.pg = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
+        self.people = People(s, self.redis, self.pg)
         self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
                                 flush_interval=s.writer.flush_interval,
                                 spool_dir=Path(s.writer.spool_dir))
@@ -242,6 +247,8 @@ class App:
             await self.ari.close()
         if self.writer is not None:
             await self.writer.stop()
+        if self.pg is not None:
+            await self.pg.close()
         if self.redis is not None:
             await self.redis.aclose()
         if self.own_simulator and self.simulator is not None:

@@ -12,9 +12,14 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp_session import session_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from acd.api.access import ADMIN, AGENT, PUBLIC, SUPERVISOR, allow
+from acd.api.auth import AUDIT, PEOPLE_KEY, add_auth_routes, make_auth_middleware
 from acd.api.demo import add_demo_routes
+from acd.api.openapi import add_openapi_routes
+from acd.api.users import add_user_routes
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
@@ -39,8 +44,16 @@ def _error(status: int, error_id: str, message: str, **details: Any) -> web.Resp
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except web.HTTPException:
-        raise
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        # Unknown routes and methods, and aiohttp's own refusals: the JSON shape too.
+        details: dict[str, Any] = {"method": request.method, "path": request.path}
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            details["allowed"] = sorted(exc.allowed_methods)
+        error_id = exc.reason.lower().replace(" ", "_")
+        return _error(exc.status, error_id, f"{exc.reason}: {request.method} {request.path}",
+                      **details)
     except AcdError as exc:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
         return _error(status, exc.error_id, exc.message, **exc.details)
@@ -78,6 +91,7 @@ def _view(v: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------ handlers
 
 
+@allow(PUBLIC)
 async def health(request: web.Request) -> web.Response:
     acd = _acd(request)
     connected = bool(acd.stream and acd.stream.connected)
@@ -86,18 +100,21 @@ async def health(request: web.Request) -> web.Response:
                              status=200 if connected else 503)
 
 
+@allow(SUPERVISOR, ADMIN)
 async def list_agents(request: web.Request) -> web.Response:
     agents = _acd(request).agents
     assert agents is not None
     return web.json_response([_view(v) for v in await agents.list()])
 
 
+@allow(AGENT, SUPERVISOR, ADMIN)
 async def get_agent(request: web.Request) -> web.Response:
     agents = _acd(request).agents
     assert agents is not None
     return web.json_response(_view(await agents.get(request.match_info["agent_id"])))
 
 
+@allow(AGENT, SUPERVISOR, ADMIN)
 async def agent_action(request: web.Request) -> web.Response:
     agents = _acd(request).agents
     assert agents is not None
@@ -115,19 +132,22 @@ async def agent_action(request: web.Request) -> web.Response:
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidRequest("a break needs a reason, e.g. {\"reason\": \"lunch\"}",
                                  field="reason")
-        await agents.set_break(agent_id, reason.strip())
+        request[AUDIT] = {"reason": reason.strip()[:64]}
+        await agents.set_break(agent_id, reason.strip()[:64])
     else:
         raise NotFound(f"unknown agent action {action!r}; use login, logout, available or break",
                        action=action)
     return web.json_response(_view(await agents.get(agent_id)))
 
 
+@allow(SUPERVISOR, ADMIN)
 async def queues(request: web.Request) -> web.Response:
     router = _acd(request).router
     assert router is not None
     return web.json_response(await router.snapshot())
 
 
+@allow(SUPERVISOR, ADMIN)
 async def calls(request: web.Request) -> web.Response:
     svc = _acd(request).calls
     assert svc is not None
@@ -140,6 +160,7 @@ async def calls(request: web.Request) -> web.Response:
     ])
 
 
+@allow(SUPERVISOR, ADMIN)
 async def flows(request: web.Request) -> web.Response:
     reg = _acd(request).flows
     assert reg is not None
@@ -150,6 +171,7 @@ async def flows(request: web.Request) -> web.Response:
     })
 
 
+@allow(SUPERVISOR, ADMIN)
 async def list_members(request: web.Request) -> web.Response:
     acd = _acd(request)
     assert acd.redis is not None
@@ -158,6 +180,7 @@ async def list_members(request: web.Request) -> web.Response:
     return web.json_response(sorted(members))
 
 
+@allow(SUPERVISOR, ADMIN)
 async def list_change(request: web.Request) -> web.Response:
     acd = _acd(request)
     assert acd.redis is not None
@@ -173,6 +196,7 @@ async def list_change(request: web.Request) -> web.Response:
                               "member": request.method == "PUT"})
 
 
+@allow(SUPERVISOR, ADMIN)
 async def schedule_override(request: web.Request) -> web.Response:
     acd = _acd(request)
     assert acd.redis is not None
@@ -188,17 +212,23 @@ async def schedule_override(request: web.Request) -> web.Response:
     if override not in OVERRIDES:
         raise InvalidRequest(f"override must be one of {', '.join(OVERRIDES)}",
                              field="override", got=override)
+    request[AUDIT] = {"override": override}
     await acd.redis.set(key, str(override))
     return web.json_response({"schedule": name, "override": override})
 
 
+@allow(SUPERVISOR, ADMIN)
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def make_api(acd: App) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware])
+    assert acd.people is not None
+    people = acd.people
+    app = web.Application(middlewares=[errors_middleware, session_middleware(people.storage),
+                                       make_auth_middleware(people)])
     app[APP_KEY] = acd
+    app[PEOPLE_KEY] = people
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/agents", list_agents)
@@ -210,7 +240,12 @@ def make_api(acd: App) -> web.Application:
     app.router.add_get("/api/lists/{name}", list_members)
     app.router.add_put("/api/lists/{name}/{number}", list_change)
     app.router.add_delete("/api/lists/{name}/{number}", list_change)
-    app.router.add_route("*", "/api/schedules/{name}/override", schedule_override)
-    # The demo back-ends the example flows look up (orders, CRM, payments).
-    add_demo_routes(app)
+    for method in ("GET", "PUT", "DELETE"):
+        app.router.add_route(method, "/api/schedules/{name}/override", schedule_override)
+    add_auth_routes(app)
+    add_user_routes(app)
+    add_openapi_routes(app)
+    if acd.settings.api.demo:
+        # The demo back-ends the example flows look up (orders, CRM, payments).
+        add_demo_routes(app)
     return app
