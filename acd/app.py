@@ -146,6 +146,8 @@ class App:
         clock = self.clock
 
         def on_agent_change(change: AgentStateChange) -> None:
+            if self.people is not None:
+                self.people.changed()
             writer.write(AgentStateRow(
                 event_id=uuid.uuid4().hex, agent_id=change.agent_id, state=change.state,
                 reason=change.reason, previous=change.previous,
@@ -184,6 +186,7 @@ class App:
             callbacks=s.callbacks,
         ))
         await self.router.start()
+        await self.people.start_live(self.router, self.clock)
         for a in s.agents:
             if a.login:
                 await self._login(a.id)
@@ -235,6 +238,8 @@ class App:
             await self.stream.stop()
         if self.router is not None:
             await self.router.stop()
+        if self.people is not None:
+            await self.people.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

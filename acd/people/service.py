@@ -7,17 +7,26 @@ through `PEOPLE_KEY`.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from acd.config import Settings
+from acd.people import figures
 from acd.people.keys import PeopleKeys
+from acd.people.live import LiveHub
 from acd.people.sessions import HashedRedisStorage, LoginLimiter
 from acd.people.users import UserStore
 from acd.routing.client import RedisClient
 
+if TYPE_CHECKING:
+    from acd.clock import Clock
+    from acd.routing.service import Router
+
 logger = logging.getLogger(__name__)
+# Routing scripts that run on every tick: they change the picture only when they
+# changed an agent or made an offer.
+_TICK = frozenset({"renew", "sweep", "reap"})
 
 
 class People:
@@ -33,6 +42,38 @@ class People:
                                     window_s=api.login_window)
         self.storage = HashedRedisStorage(redis, self.keys, max_age=api.session_max_age,
                                           secure=api.cookie_secure)
+        self.live: LiveHub | None = None
+        self.router: Router | None = None
+
+    async def start_live(self, router: Router, clock: Clock) -> None:
+        """Start the live snapshot over `router` (after it started)."""
+        self.router = router
+        desk = self.settings.desk
+
+        async def build() -> dict[str, Any]:
+            return await router.snapshot()
+
+        async def today() -> dict[str, Any]:
+            sl = {name: desk.queue(name).service_level_s for name in router.queues}
+            return {"queues": await figures.queues_today(self.pool, sl),
+                    "agents": await figures.agents_today(self.pool)}
+
+        def on_run(name: str, res: dict[str, Any]) -> None:
+            if name not in _TICK or res.get("changes") or res.get("offers"):
+                self.changed()
+
+        router.on_run = on_run
+        self.live = LiveHub(self.settings, self.redis, router.node_id, build, today,
+                            speed=clock.speed, now_ms=clock.ms)
+        await self.live.start()
+
+    def changed(self) -> None:
+        if self.live is not None:
+            self.live.mark()
+
+    async def stop(self) -> None:
+        if self.live is not None:
+            await self.live.stop()
 
     async def audit(self, who: str, role: str | None, what: str, source: str | None,
                     status: int | None, details: dict[str, Any] | None = None) -> None:

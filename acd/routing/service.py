@@ -104,6 +104,8 @@ class Router:
         self._stopping = False
         self.offers_delivered = 0
         self.offers_forwarded = 0
+        # Told of every script run (name, result): the live snapshot's trigger.
+        self.on_run: Callable[[str, dict[str, Any]], None] | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -448,6 +450,8 @@ class Router:
     async def _run(self, name: ScriptName, *args: str | int) -> dict[str, Any]:
         res = await self.scripts.run(name, self.clock.ms(), *args)
         self.agents.emit(res["changes"], int(res["now"]))
+        if self.on_run is not None:
+            self.on_run(name, res)
         for d in res["offers"]:
             offer = offer_of(d)
             try:

@@ -1,0 +1,186 @@
+"""One live snapshot of queues and agents per node, rebuilt from events and pushed.
+
+Routing and agent changes mark the snapshot dirty (`mark`). At most every
+`desk.snapshot_interval` the hub rebuilds it from Redis (the same state on every
+node) and tells the other nodes through `{P}:live`, so that a change made on any
+node reaches the wallboards connected to every node. Today's figures come from
+PostgreSQL every `desk.figures_interval`. Each snapshot is encoded once per
+audience (supervisors see callers' numbers, agents do not) and handed to every
+subscriber's one-slot mailbox: a slow browser skips to the newest snapshot, it
+never holds up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from acd.config import Settings
+from acd.people.keys import PeopleKeys
+from acd.routing.client import RedisClient
+
+logger = logging.getLogger(__name__)
+
+Builder = Callable[[], Awaitable[dict[str, Any]]]
+Figures = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One snapshot, encoded: `full` for supervisors and admins, `agent` for agents."""
+
+    event_id: str
+    full: str
+    agent: str
+
+
+def agent_view(snap: dict[str, Any]) -> dict[str, Any]:
+    """What an agent's screen gets: no caller numbers, no other agents' calls."""
+    queues = [{k: v for k, v in q.items() if k != "calls"} for q in snap["queues"]]
+    agents = [{k: v for k, v in a.items() if k != "current_call"} for a in snap["agents"]]
+    return {**snap, "queues": queues, "agents": agents}
+
+
+@dataclass
+class LiveHub:
+    settings: Settings
+    redis: RedisClient
+    node_id: str
+    build: Builder
+    figures: Figures
+    speed: float = 1.0
+    now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    frame: Frame | None = None
+    _subscribers: set[asyncio.Queue[Frame]] = field(default_factory=set)
+    _dirty_since: float | None = None   # wall time of the first unshown change
+    _remote: float | None = None  # when another node saw its first unshown change
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _epoch: str = field(default_factory=lambda: secrets.token_hex(3))
+    _seq: int = 0
+    _last_body: str = ""
+    _figures: dict[str, Any] = field(default_factory=dict)
+    _figures_at: float = 0.0
+    builds: int = 0
+
+    @property
+    def keys(self) -> PeopleKeys:
+        return PeopleKeys(self.settings.redis_prefix)
+
+    async def start(self) -> None:
+        await self._rebuild(force=True)
+        self._tasks = [asyncio.create_task(self._loop(), name=f"live-{self.node_id}"),
+                       asyncio.create_task(self._listen(), name=f"live-sub-{self.node_id}")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def mark(self) -> None:
+        """Something changed here (an agent's state, a queue)."""
+        if self._dirty_since is None:
+            self._dirty_since = time.time()
+        self._wake.set()
+
+    def subscribe(self) -> asyncio.Queue[Frame]:
+        q: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1)
+        self._subscribers.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[Frame]) -> None:
+        self._subscribers.discard(q)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    # ------------------------------------------------------------- the loop
+
+    async def _loop(self) -> None:
+        interval = self.settings.desk.snapshot_interval
+        while True:
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                self._wake.clear()
+                local = self._dirty_since
+                due = time.monotonic() - self._figures_at >= self.settings.desk.figures_interval
+                if local is None and self._remote is None and not due:
+                    continue
+                if self._remote is not None:
+                    self._dirty_since = min(self._remote, local or self._remote)
+                    self._remote = None
+                await self._rebuild()
+                if local is not None:
+                    await self.redis.publish(self.keys.live, json.dumps(
+                        {"node": self.node_id, "at": local}))
+                await asyncio.sleep(interval)  # at most one rebuild per interval
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("live snapshot %s: rebuild failed", self.node_id)
+                await asyncio.sleep(1.0)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.keys.live)
+                while True:
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is None:
+                        continue
+                    note = json.loads(msg["data"])
+                    if note.get("node") != self.node_id:
+                        at = float(note.get("at") or time.time())
+                        self._remote = at if self._remote is None else min(self._remote, at)
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("live snapshot %s: lost Redis (%s); listening again",
+                               self.node_id, exc)
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _rebuild(self, force: bool = False) -> None:
+        changed_at = self._dirty_since or time.time()
+        self._dirty_since = None
+        now = time.monotonic()
+        if force or now - self._figures_at >= self.settings.desk.figures_interval:
+            self._figures_at = now
+            try:
+                self._figures = await self.figures()
+            except Exception:
+                logger.exception("live snapshot %s: today's figures not read", self.node_id)
+        snap = await self.build()
+        snap["today"] = self._figures
+        body = json.dumps(snap, sort_keys=True, separators=(",", ":"))
+        if body == self._last_body and not force:
+            return
+        self._last_body = body
+        self._seq += 1
+        self.builds += 1
+        meta: dict[str, Any] = {"id": f"{self._epoch}-{self._seq}", "node": self.node_id,
+                "changed_at": changed_at, "sent_at": time.time(), "speed": self.speed,
+                "now_ms": self.now_ms()}
+        full = {**snap, **meta}
+        frame = Frame(meta["id"], json.dumps(full, separators=(",", ":")),
+                      json.dumps({**agent_view(snap), **meta}, separators=(",", ":")))
+        self.frame = frame
+        for q in list(self._subscribers):
+            if q.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    q.get_nowait()
+            q.put_nowait(frame)

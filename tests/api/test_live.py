@@ -1,0 +1,123 @@
+"""The live snapshot: pushed on change over SSE, resumable, shared across nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from acd.api.app import make_api
+from acd.app import App
+from acd.people.figures import time_in_states
+from acd.people.live import agent_view
+from tests.api.conftest import Api
+from tests.api.sse import Stream
+
+T0 = datetime(2026, 1, 1, 8, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize(("changes", "first", "now", "expected"), [
+    ([], "logged_out", 10, {"logged_out": 600.0}),
+    ([(2, "available")], "logged_out", 10, {"logged_out": 120.0, "available": 480.0}),
+    ([(1, "available"), (3, "break"), (4, "available")], "logged_out", 5,
+     {"logged_out": 60.0, "available": 180.0, "break": 60.0}),
+    ([(0, "available"), (5, "on_call"), (7, "wrap_up"), (7.5, "available")], "break", 8,
+     {"available": 330.0, "on_call": 120.0, "wrap_up": 30.0}),
+    ([(-5, "available")], "break", 1, {"available": 60.0}),  # before the day: clipped
+])
+def test_time_in_states(changes: list[tuple[float, str]], first: str, now: float,
+                        expected: dict[str, float]) -> None:
+    got = time_in_states([(at(m), s) for m, s in changes], T0, at(now), first)
+    assert got == expected
+
+
+def test_agents_see_no_caller_numbers() -> None:
+    snap = {"queues": [{"name": "sales", "waiting": 1, "calls": [{"caller": "+1555"}]}],
+            "agents": [{"id": "a1", "state": "ringing", "current_call": "c9"}]}
+    view = agent_view(snap)
+    assert "+1555" not in str(view) and "c9" not in str(view)
+    assert view["queues"][0]["waiting"] == 1 and view["agents"][0]["state"] == "ringing"
+
+
+def agent(snap: dict[str, Any], agent_id: str) -> dict[str, Any]:
+    return next(a for a in snap["agents"] if a["id"] == agent_id)
+
+
+async def test_a_change_reaches_every_screen_within_a_second(api: Api) -> None:
+    url = str(api.client.make_url("/api/live"))
+    async with aiohttp.ClientSession() as http:
+        sup = await Stream(http, url, api.auth("super")).open()
+        ali = await Stream(http, url, api.auth("alice")).open()
+        try:
+            first = await sup.next()
+            assert first.event == "snapshot" and agent(first.data, "a1")["state"] == "available"
+            await ali.next()
+            t0 = time.monotonic()
+            resp = await api.call("POST", "/api/agents/a1/break", user="super",
+                                  body={"reason": "lunch"})
+            assert resp.status == 200
+            ev = await sup.next(lambda d: agent(d, "a1")["state"] == "break", timeout=1.0)
+            assert time.monotonic() - t0 < 1.0
+            assert agent(ev.data, "a1")["reason"] == "lunch" and ev.id != first.id
+            ev2 = await ali.next(lambda d: agent(d, "a1")["state"] == "break", timeout=1.0)
+            assert ev2.id == ev.id
+        finally:
+            await sup.close()
+            await ali.close()
+
+
+async def test_last_event_id_resumes_without_a_repeat(api: Api) -> None:
+    url = str(api.client.make_url("/api/live"))
+    async with aiohttp.ClientSession() as http:
+        s = await Stream(http, url, api.auth("super")).open()
+        current = await s.next()
+        await s.close()
+        again = await Stream(http, url, {**api.auth("super"),
+                                         "Last-Event-ID": current.id or ""}).open()
+        try:
+            with pytest.raises(TimeoutError):
+                await again.next(timeout=0.6)  # it has the newest already
+            await api.call("POST", "/api/agents/a2/break", user="super", body={"reason": "x"})
+            ev = await again.next(timeout=2.0)
+            assert agent(ev.data, "a2")["state"] == "break"
+        finally:
+            await again.close()
+        stale = await Stream(http, url, {**api.auth("super"), "Last-Event-ID": "old-1"}).open()
+        try:
+            assert (await stale.next(timeout=1.0)).id == ev.id  # the newest at once
+        finally:
+            await stale.close()
+
+
+async def test_a_wallboard_on_one_node_sees_a_change_on_another(api: Api) -> None:
+    h = api.h
+    settings = h.app.settings.model_copy(update={"node_id": f"{h.prefix}-n2"})
+    node2 = App(settings, clock=h.clock, simulator=h.sim, start_api=False)
+    await node2.start()
+    client2: TestClient[Any, Any] = TestClient(TestServer(make_api(node2), host="127.0.0.1"))
+    await client2.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            s = await Stream(http, str(client2.make_url("/api/live")), api.auth("super")).open()
+            try:
+                await s.next()
+                # The change is made through node 1's API.
+                await api.call("POST", "/api/agents/a3/break", user="super",
+                               body={"reason": "meeting"})
+                ev = await s.next(lambda d: agent(d, "a3")["state"] == "break", timeout=1.0)
+                assert ev.data["node"] == settings.node_id
+            finally:
+                await s.close()
+    finally:
+        await client2.close()
+        await node2.stop()
+        await asyncio.sleep(0)
