@@ -161,6 +161,9 @@ class App:
 
         async def on_offer(offer: Offer) -> None:
             assert self.calls is not None
+            call = self.calls.calls.get(offer.call_id)
+            if call is not None and self.people is not None:
+                await self.people.offered(call, offer)  # the agent's screen pop
             await self.calls.on_offer(offer)
 
         async def on_exit(call_id: str, reason: str) -> None:

@@ -43,6 +43,8 @@ async def live(request: web.Request) -> web.StreamResponse:
                     frame = await asyncio.wait_for(mailbox.get(), timeout=5.0)
                 except TimeoutError:
                     continue
+                if frame is None:  # acd is stopping
+                    break
                 await resp.send(frame.full if full else frame.agent, id=frame.event_id,
                                 event="snapshot")
             return resp
@@ -50,5 +52,12 @@ async def live(request: web.Request) -> web.StreamResponse:
         hub.unsubscribe(mailbox)
 
 
+async def _close_streams(app: web.Application) -> None:
+    hub = app[PEOPLE_KEY].live
+    if hub is not None:
+        hub.close_streams()
+
+
 def add_live_routes(app: web.Application) -> None:
     app.router.add_get("/api/live", live)
+    app.on_shutdown.append(_close_streams)

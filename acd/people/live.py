@@ -42,10 +42,9 @@ class Frame:
 
 
 def agent_view(snap: dict[str, Any]) -> dict[str, Any]:
-    """What an agent's screen gets: no caller numbers, no other agents' calls."""
+    """What an agent's screen gets: the queues without their callers' numbers."""
     queues = [{k: v for k, v in q.items() if k != "calls"} for q in snap["queues"]]
-    agents = [{k: v for k, v in a.items() if k != "current_call"} for a in snap["agents"]]
-    return {**snap, "queues": queues, "agents": agents}
+    return {**snap, "queues": queues}
 
 
 @dataclass
@@ -58,7 +57,7 @@ class LiveHub:
     speed: float = 1.0
     now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
     frame: Frame | None = None
-    _subscribers: set[asyncio.Queue[Frame]] = field(default_factory=set)
+    _subscribers: set[asyncio.Queue[Frame | None]] = field(default_factory=set)
     _dirty_since: float | None = None   # wall time of the first unshown change
     _remote: float | None = None  # when another node saw its first unshown change
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -80,6 +79,7 @@ class LiveHub:
                        asyncio.create_task(self._listen(), name=f"live-sub-{self.node_id}")]
 
     async def stop(self) -> None:
+        self.close_streams()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -91,13 +91,25 @@ class LiveHub:
             self._dirty_since = time.time()
         self._wake.set()
 
-    def subscribe(self) -> asyncio.Queue[Frame]:
-        q: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1)
+    def subscribe(self) -> asyncio.Queue[Frame | None]:
+        q: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=1)
         self._subscribers.add(q)
         return q
 
-    def unsubscribe(self, q: asyncio.Queue[Frame]) -> None:
+    def unsubscribe(self, q: asyncio.Queue[Frame | None]) -> None:
         self._subscribers.discard(q)
+
+    def close_streams(self) -> None:
+        """Tell every stream to end (the API is shutting down)."""
+        for q in list(self._subscribers):
+            self._put(q, None)
+
+    @staticmethod
+    def _put(q: asyncio.Queue[Frame | None], frame: Frame | None) -> None:
+        if q.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                q.get_nowait()
+        q.put_nowait(frame)
 
     @property
     def subscribers(self) -> int:
@@ -180,7 +192,4 @@ class LiveHub:
                       json.dumps({**agent_view(snap), **meta}, separators=(",", ":")))
         self.frame = frame
         for q in list(self._subscribers):
-            if q.full():
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    q.get_nowait()
-            q.put_nowait(frame)
+            self._put(q, frame)

@@ -6,13 +6,14 @@ through `PEOPLE_KEY`.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from acd.config import Settings
-from acd.people import figures
+from acd.people import desk, figures
 from acd.people.keys import PeopleKeys
 from acd.people.live import LiveHub
 from acd.people.sessions import HashedRedisStorage, LoginLimiter
@@ -20,7 +21,9 @@ from acd.people.users import UserStore
 from acd.routing.client import RedisClient
 
 if TYPE_CHECKING:
+    from acd.calls.call import Call
     from acd.clock import Clock
+    from acd.routing.model import Offer
     from acd.routing.service import Router
 
 logger = logging.getLogger(__name__)
@@ -51,7 +54,19 @@ class People:
         desk = self.settings.desk
 
         async def build() -> dict[str, Any]:
-            return await router.snapshot()
+            snap = await router.snapshot()
+            for q in snap["queues"]:
+                known = router.queues.get(q["name"])
+                q["skills"] = dict(known.skills) if known else {}
+            # The queue of each agent's current call, for the wallboard's grid.
+            ids = [a["current_call"] for a in snap["agents"] if a.get("current_call")]
+            if ids:
+                raw = await self.redis.hmget(router.keys.calls, ids)
+                queue_of = {i: json.loads(r).get("q") for i, r in zip(ids, raw, strict=True)
+                            if r}
+                for a in snap["agents"]:
+                    a["call_queue"] = queue_of.get(a.get("current_call") or "")
+            return snap
 
         async def today() -> dict[str, Any]:
             sl = {name: desk.queue(name).service_level_s for name in router.queues}
@@ -66,6 +81,13 @@ class People:
         self.live = LiveHub(self.settings, self.redis, router.node_id, build, today,
                             speed=clock.speed, now_ms=clock.ms)
         await self.live.start()
+
+    async def offered(self, call: Call, offer: Offer) -> None:
+        """Keep what the agent's screen pop shows of the call (never fails the offer)."""
+        try:
+            await desk.write_pop(self.redis, self.keys, desk.pop_of(call, offer))
+        except Exception:
+            logger.exception("call %s: screen pop not written", call.call_id)
 
     def changed(self) -> None:
         if self.live is not None:

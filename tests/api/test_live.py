@@ -44,7 +44,7 @@ def test_agents_see_no_caller_numbers() -> None:
     snap = {"queues": [{"name": "sales", "waiting": 1, "calls": [{"caller": "+1555"}]}],
             "agents": [{"id": "a1", "state": "ringing", "current_call": "c9"}]}
     view = agent_view(snap)
-    assert "+1555" not in str(view) and "c9" not in str(view)
+    assert "+1555" not in str(view) and view["agents"][0]["current_call"] == "c9"
     assert view["queues"][0]["waiting"] == 1 and view["agents"][0]["state"] == "ringing"
 
 
