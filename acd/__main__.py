@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from acd.cli_defs import add_define_parsers, run_define
 from acd.cli_people import add_people_parsers, run_people
 from acd.errors import AcdError
 
@@ -110,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     sched.add_argument("name")
     sched.add_argument("override", choices=["open", "closed", "emergency", "clear", "show"])
     add_people_parsers(sub)
+    add_define_parsers(sub)
     ivr = sub.add_parser("ivr", help="operators' IVR tools")
     ivr_sub = ivr.add_subparsers(dest="ivr_cmd", required=True)
     val = ivr_sub.add_parser("validate", help="check flows; non-zero exit on error")
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
             return int(run_cli(args.args))
         if args.cmd in ("user", "token"):
             return run_people(args)
+        if args.cmd == "define":
+            return run_define(args, _api)
         if args.cmd == "agent":
             if args.action == "list":
                 return _api("GET", "/api/agents")

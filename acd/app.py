@@ -30,6 +30,7 @@ from acd.calls.service import CallService
 from acd.clock import Clock
 from acd.config import Settings
 from acd.ivr.registry import FlowRegistry
+from acd.people.definitions import Definitions, DefinitionService
 from acd.people.service import People
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer
@@ -82,6 +83,7 @@ class App:
     stream: EventStream | None = None
     calls: CallService | None = None
     people: People | None = None
+    definitions: DefinitionService | None = None
     pg: asyncpg.Pool | None = None
     api_runner: web.AppRunner | None = None
     api_port: int | None = None
@@ -129,6 +131,9 @@ class App:
             await conn.close()
         self.pg = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
         self.people = People(s, self.redis, self.pg)
+        # Agents and queues: the YAML seeds a fresh installation; then PostgreSQL.
+        definitions = Definitions(self.pg, s.redis_prefix)
+        s.agents, s.queues = await definitions.seed_or_load(list(s.agents), list(s.queues))
         self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
                                 flush_interval=s.writer.flush_interval,
                                 spool_dir=Path(s.writer.spool_dir))
@@ -190,6 +195,8 @@ class App:
         ))
         await self.router.start()
         await self.people.start_live(self.router, self.clock)
+        self.definitions = DefinitionService(self, definitions, self.people.keys.defs)
+        await self.definitions.start()
         for a in s.agents:
             if a.login:
                 await self._login(a.id)
@@ -243,6 +250,8 @@ class App:
             await self.router.stop()
         if self.people is not None:
             await self.people.stop()
+        if self.definitions is not None:
+            await self.definitions.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from acd.api.access import ADMIN, AGENT, PUBLIC, SUPERVISOR, allow
 from acd.api.auth import AUDIT, PEOPLE_KEY, add_auth_routes, make_auth_middleware
+from acd.api.definitions import add_definition_routes
 from acd.api.demo import add_demo_routes
 from acd.api.desk import add_desk_routes
 from acd.api.live import add_live_routes
@@ -248,6 +249,7 @@ def make_api(acd: App) -> web.Application:
     add_user_routes(app)
     add_live_routes(app)
     add_desk_routes(app)
+    add_definition_routes(app)
     add_openapi_routes(app)
     if acd.settings.api.demo:
         # The demo back-ends the example flows look up (orders, CRM, payments).

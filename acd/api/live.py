@@ -40,7 +40,8 @@ async def live(request: web.Request) -> web.StreamResponse:
                                 event="snapshot", retry=RETRY_MS)
             while resp.is_connected():
                 try:  # wake now and then to notice a browser that went away
-                    frame = await asyncio.wait_for(mailbox.get(), timeout=5.0)
+                    async with asyncio.timeout(5.0):
+                        frame = await mailbox.get()
                 except TimeoutError:
                     continue
                 if frame is None:  # acd is stopping

@@ -82,7 +82,10 @@ class LiveHub:
         self.close_streams()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=2.0)  # never hang a stop
+            for task in pending:
+                logger.warning("live snapshot: task %s did not stop in 2 s", task.get_name())
         self._tasks.clear()
 
     def mark(self) -> None:
@@ -121,8 +124,11 @@ class LiveHub:
         interval = self.settings.desk.snapshot_interval
         while True:
             try:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can
+                # swallow a cancel and hang stop().
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    async with asyncio.timeout(1.0):
+                        await self._wake.wait()
                 self._wake.clear()
                 local = self._dirty_since
                 due = time.monotonic() - self._figures_at >= self.settings.desk.figures_interval

@@ -155,6 +155,9 @@ async def test_cli_user_token_and_api(api: Api, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.delenv("ACD_API_URL", raising=False)
     assert await asyncio.to_thread(main, ["agent", "break", "a2", "--reason", "coffee"]) == 0
     assert await api.h.agent_state("a2") == "break"
+    assert await asyncio.to_thread(main, ["define", "skills", "a2", "sales:4,support:1"]) == 0
+    assert api.h.app.agents.defs["a2"].skills == {"sales": 4, "support": 1}  # type: ignore[union-attr]
+    assert await asyncio.to_thread(main, ["define", "skills", "a2", "sales=4"]) == 2
     assert await asyncio.to_thread(main, ["user", "list"]) == 0
     assert "gina\tsupervisor" in capsys.readouterr().out
     monkeypatch.setenv("ACD_API_TOKEN", "acd_x_wrong")

@@ -33,20 +33,25 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_at_idx ON audit (at);
 
+-- Definitions belong to one installation: the Redis prefix its nodes share.
 CREATE TABLE agent_defs (
-    id            text PRIMARY KEY,
+    installation  text NOT NULL,
+    id            text NOT NULL,
     definition    jsonb NOT NULL CHECK (jsonb_typeof(definition) = 'object'),
-    updated_at    timestamptz NOT NULL DEFAULT now()
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (installation, id)
 );
 
 CREATE TABLE queue_defs (
-    name          text PRIMARY KEY,
+    installation  text NOT NULL,
+    name          text NOT NULL,
     definition    jsonb NOT NULL CHECK (jsonb_typeof(definition) = 'object'),
-    updated_at    timestamptz NOT NULL DEFAULT now()
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (installation, name)
 );
 
--- A flag row: the YAML seed was copied once; later starts read the tables.
+-- The YAML seed was copied for this installation; later starts read the tables.
 CREATE TABLE definitions_seeded (
-    what          text PRIMARY KEY,
+    installation  text PRIMARY KEY,
     at            timestamptz NOT NULL DEFAULT now()
 );
