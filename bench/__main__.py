@@ -1,6 +1,6 @@
-"""`python -m bench [routing] [fullpath] [waiting] [writer] [profile]`: run the benchmarks.
+"""`python -m bench [routing] [fullpath] [waiting] [writer] [live] [profile]`: run them.
 
-No argument runs routing, fullpath, waiting and writer (about 5 minutes); `profile`
+No argument runs routing, fullpath, waiting, writer and live (about 6 minutes); `profile`
 runs one full-path step under pyinstrument. Results go to bench/results/.
 """
 
@@ -14,11 +14,11 @@ import sys
 import time
 from typing import Any
 
-from bench import fullpath, routing, writer
+from bench import fullpath, live, routing, writer
 from bench.common import save
 
-SECTIONS = ("routing", "fullpath", "waiting", "writer", "profile")
-DEFAULT = ("routing", "fullpath", "waiting", "writer")
+SECTIONS = ("routing", "fullpath", "waiting", "writer", "live", "profile")
+DEFAULT = ("routing", "fullpath", "waiting", "writer", "live")
 
 
 def _waiting() -> dict[str, Any]:
@@ -88,6 +88,15 @@ def main(argv: list[str]) -> int:
             rows.append(("writer", f"{res['rows_per_s']} rows/s, {res['rows_lost']} lost",
                          ">= 20,000 rows/s, 0 lost",
                          _ok(res["rows_per_s"] >= 20_000 and res["rows_lost"] == 0)))
+        elif section == "live":
+            res = asyncio.run(live.run())
+            d = res["event_to_last_client_ms"]
+            rows.append((f"live snapshot, {res['clients']} SSE clients, "
+                         f"{res['calls_per_s']:.0f} calls/s",
+                         f"event -> last client p50 {d['p50']:.0f} / p99 {d['p99']:.0f} ms; "
+                         f"acd CPU {res['acd_cpu_share_with_clients']:.0%} "
+                         f"(without clients {res['acd_cpu_share_without_clients']:.0%})",
+                         "p99 <= 1000 ms", _ok(d["p99"] <= 1000)))
         else:
             res = asyncio.run(fullpath.profile())
             rows.append(("profile (full path 50/s)", res["report"], "-", "-"))

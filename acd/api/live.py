@@ -46,8 +46,8 @@ async def live(request: web.Request) -> web.StreamResponse:
                     continue
                 if frame is None:  # acd is stopping
                     break
-                await resp.send(frame.full if full else frame.agent, id=frame.event_id,
-                                event="snapshot")
+                # Encoded once for every stream: each one only writes the bytes.
+                await resp.write(frame.full_sse if full else frame.agent_sse)
             return resp
     finally:
         hub.unsubscribe(mailbox)

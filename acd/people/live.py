@@ -34,11 +34,31 @@ Figures = Callable[[], Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One snapshot, encoded: `full` for supervisors and admins, `agent` for agents."""
+    """One snapshot, encoded once for every stream: `full` for supervisors and
+    admins, `agent` for agents; each as JSON and as a whole SSE message."""
 
     event_id: str
     full: str
     agent: str
+    full_sse: bytes = b""
+    agent_sse: bytes = b""
+
+    @classmethod
+    def of(cls, event_id: str, full: str, agent: str) -> Frame:
+        def sse(data: str) -> bytes:  # compact JSON holds no newline: one data line
+            return f"id: {event_id}\nevent: snapshot\ndata: {data}\n\n".encode()
+        return cls(event_id, full, agent, sse(full), sse(agent))
+
+
+def live_view(snap: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot pushed to screens: each queue's waiting calls summed up as the
+    longest wait (their list, with callers' numbers, stays in GET /api/queues)."""
+    queues = []
+    for q in snap["queues"]:
+        calls = q.get("calls") or []
+        queues.append({**{k: v for k, v in q.items() if k != "calls"},
+                       "oldest_waited_s": max((c["waited_s"] for c in calls), default=0.0)})
+    return {**snap, "queues": queues}
 
 
 def agent_view(snap: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +202,7 @@ class LiveHub:
                 self._figures = await self.figures()
             except Exception:
                 logger.exception("live snapshot %s: today's figures not read", self.node_id)
-        snap = await self.build()
+        snap = live_view(await self.build())
         snap["today"] = self._figures
         body = json.dumps(snap, sort_keys=True, separators=(",", ":"))
         if body == self._last_body and not force:
@@ -194,8 +214,8 @@ class LiveHub:
                 "changed_at": changed_at, "sent_at": time.time(), "speed": self.speed,
                 "now_ms": self.now_ms()}
         full = {**snap, **meta}
-        frame = Frame(meta["id"], json.dumps(full, separators=(",", ":")),
-                      json.dumps({**agent_view(snap), **meta}, separators=(",", ":")))
+        frame = Frame.of(meta["id"], json.dumps(full, separators=(",", ":")),
+                         json.dumps({**agent_view(snap), **meta}, separators=(",", ":")))
         self.frame = frame
         for q in list(self._subscribers):
             self._put(q, frame)

@@ -121,3 +121,16 @@ async def test_a_wallboard_on_one_node_sees_a_change_on_another(api: Api) -> Non
         await client2.close()
         await node2.stop()
         await asyncio.sleep(0)
+
+
+def test_screens_get_the_longest_wait_not_the_callers() -> None:
+    from acd.people.live import Frame, live_view
+
+    snap = {"queues": [{"name": "sales", "waiting": 2, "calls": [
+        {"caller": "+1555", "waited_s": 3.5}, {"caller": "+1666", "waited_s": 12.0}]},
+        {"name": "support", "waiting": 0, "calls": []}], "agents": []}
+    view = live_view(snap)
+    assert [q["oldest_waited_s"] for q in view["queues"]] == [12.0, 0.0]
+    assert "+1555" not in str(view)
+    frame = Frame.of("e-1", '{"a":1}', '{"b":2}')
+    assert frame.full_sse == b'id: e-1\nevent: snapshot\ndata: {"a":1}\n\n'

@@ -26,7 +26,7 @@ function queueRow(q) {
   const today = (snap.today.queues || {})[q.name] || {};
   const staffed = snap.agents.filter((a) => a.state !== "logged_out" && canTake(a, q));
   const count = (...states) => staffed.filter((a) => states.includes(a.state)).length;
-  const oldest = (q.calls || []).reduce((m, c) => Math.max(m, c.waited_s), 0);
+  const oldest = q.oldest_waited_s || 0;
   const longest = q.waiting ? oldest + (Date.now() - acd.clock.atMs) * acd.clock.speed / 1000 : 0;
   const sl = today.service_level;
   const cell = (v, cls, attrs) => acd.el("td", { class: cls || null, ...(attrs || {}) }, v);
