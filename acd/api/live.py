@@ -1,9 +1,11 @@
 """GET /api/live: the live snapshot as Server-Sent Events.
 
-Each event is a whole snapshot (`event: snapshot`, `id: <epoch>-<seq>`), so a
-browser that reconnects (EventSource does, after `retry` ms) needs no replay: it
-sends `Last-Event-ID`, gets nothing until the next change when it already has the
-newest, else the newest at once.
+A stream starts with the whole snapshot (`event: snapshot`, `id: <epoch>-<seq>`),
+then gets `event: delta` messages (the queues, the agents that changed, today's
+figures when they changed; `base` names the frame it applies to). A browser that
+reconnects (EventSource does, after `retry` ms) sends `Last-Event-ID`: when it is
+the newest frame it goes on with deltas, else it gets the whole snapshot at once.
+No snapshot carries callers' numbers: agents and supervisors get the same frames.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 from acd.api.access import ADMIN, AGENT, SUPERVISOR, allow
-from acd.api.auth import PEOPLE_KEY, principal_of
+from acd.api.auth import PEOPLE_KEY
 
 RETRY_MS = 1000
 
@@ -27,17 +29,19 @@ async def live(request: web.Request) -> web.StreamResponse:
         raise web.HTTPServiceUnavailable(text='{"error_id": "not_ready", "message": '
                                          '"the live snapshot is not running", "details": {}}',
                                          content_type="application/json")
-    full = principal_of(request).role != AGENT
     mailbox = hub.subscribe()
     try:
         async with sse_response(request, ping_interval=15,
                                 headers={"Cache-Control": "no-store",
                                          "X-Accel-Buffering": "no"}) as resp:
+            await resp.send("{}", event="hello", retry=RETRY_MS)
             last = request.headers.get("Last-Event-ID")
             frame = hub.frame
-            if frame is not None and frame.event_id != last:
-                await resp.send(frame.full if full else frame.agent, id=frame.event_id,
-                                event="snapshot", retry=RETRY_MS)
+            # The browser holds the newest snapshot already: deltas will do.
+            synced = frame is not None and frame.event_id == last
+            if frame is not None and not synced:
+                await resp.write(frame.snapshot)
+                synced = True
             while resp.is_connected():
                 try:  # wake now and then to notice a browser that went away
                     async with asyncio.timeout(5.0):
@@ -46,8 +50,14 @@ async def live(request: web.Request) -> web.StreamResponse:
                     continue
                 if frame is None:  # acd is stopping
                     break
-                # Encoded once for every stream: each one only writes the bytes.
-                await resp.write(frame.full_sse if full else frame.agent_sse)
+                # Encoded once for every stream: each one only writes the bytes. A
+                # stream that missed a frame (or has none yet) gets the whole one.
+                if not synced or mailbox in hub.behind:
+                    hub.behind.discard(mailbox)
+                    await resp.write(frame.snapshot)
+                    synced = True
+                else:
+                    await resp.write(frame.delta)
             return resp
     finally:
         hub.unsubscribe(mailbox)

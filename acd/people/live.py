@@ -34,37 +34,51 @@ Figures = Callable[[], Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One snapshot, encoded once for every stream: `full` for supervisors and
-    admins, `agent` for agents; each as JSON and as a whole SSE message."""
+    """One snapshot, encoded once for every stream, as two SSE messages: the whole
+    `snapshot`, and the `delta` from the frame before it (the queues, the agents
+    that changed or left, today's figures when they changed)."""
 
     event_id: str
-    full: str
-    agent: str
-    full_sse: bytes = b""
-    agent_sse: bytes = b""
+    snapshot: bytes
+    delta: bytes
 
-    @classmethod
-    def of(cls, event_id: str, full: str, agent: str) -> Frame:
-        def sse(data: str) -> bytes:  # compact JSON holds no newline: one data line
-            return f"id: {event_id}\nevent: snapshot\ndata: {data}\n\n".encode()
-        return cls(event_id, full, agent, sse(full), sse(agent))
+
+def sse(event_id: str, event: str, data: dict[str, Any]) -> bytes:
+    """One SSE message (compact JSON holds no newline: a single data line)."""
+    body = json.dumps(data, separators=(",", ":"))
+    return f"id: {event_id}\nevent: {event}\ndata: {body}\n\n".encode()
+
+
+# What a screen needs of an agent (the endpoint and counters stay in the API).
+AGENT_FIELDS = ("id", "name", "state", "reason", "since_ms", "current_call", "call_queue",
+                "skills")
 
 
 def live_view(snap: dict[str, Any]) -> dict[str, Any]:
     """The snapshot pushed to screens: each queue's waiting calls summed up as the
-    longest wait (their list, with callers' numbers, stays in GET /api/queues)."""
+    longest wait (their list, with callers' numbers, stays in GET /api/queues);
+    agents with what a screen shows."""
     queues = []
     for q in snap["queues"]:
         calls = q.get("calls") or []
         queues.append({**{k: v for k, v in q.items() if k != "calls"},
                        "oldest_waited_s": max((c["waited_s"] for c in calls), default=0.0)})
-    return {**snap, "queues": queues}
+    agents = [{k: a.get(k) for k in AGENT_FIELDS} for a in snap["agents"]]
+    return {**snap, "queues": queues, "agents": agents}
 
 
-def agent_view(snap: dict[str, Any]) -> dict[str, Any]:
-    """What an agent's screen gets: the queues without their callers' numbers."""
-    queues = [{k: v for k, v in q.items() if k != "calls"} for q in snap["queues"]]
-    return {**snap, "queues": queues}
+def delta_of(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
+    """What changed from `before` to `after` (pure): queues whole, agents by id."""
+    old = {a["id"]: a for a in (before or {}).get("agents", [])}
+    new_ids = {a["id"] for a in after["agents"]}
+    out: dict[str, Any] = {
+        "queues": after["queues"],
+        "agents_changed": [a for a in after["agents"] if old.get(a["id"]) != a],
+        "agents_removed": sorted(set(old) - new_ids),
+    }
+    if before is None or before.get("today") != after.get("today"):
+        out["today"] = after.get("today")
+    return out
 
 
 @dataclass
@@ -84,10 +98,11 @@ class LiveHub:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _epoch: str = field(default_factory=lambda: secrets.token_hex(3))
     _seq: int = 0
-    _last_body: str = ""
+    _last: dict[str, Any] | None = None
     _figures: dict[str, Any] = field(default_factory=dict)
     _figures_at: float = 0.0
     builds: int = 0
+    behind: set[asyncio.Queue[Frame | None]] = field(default_factory=set)
 
     @property
     def keys(self) -> PeopleKeys:
@@ -121,17 +136,18 @@ class LiveHub:
 
     def unsubscribe(self, q: asyncio.Queue[Frame | None]) -> None:
         self._subscribers.discard(q)
+        self.behind.discard(q)
 
     def close_streams(self) -> None:
         """Tell every stream to end (the API is shutting down)."""
         for q in list(self._subscribers):
             self._put(q, None)
 
-    @staticmethod
-    def _put(q: asyncio.Queue[Frame | None], frame: Frame | None) -> None:
+    def _put(self, q: asyncio.Queue[Frame | None], frame: Frame | None) -> None:
         if q.full():
             with contextlib.suppress(asyncio.QueueEmpty):
                 q.get_nowait()
+            self.behind.add(q)  # it missed a delta: its next message is a snapshot
         q.put_nowait(frame)
 
     @property
@@ -204,18 +220,18 @@ class LiveHub:
                 logger.exception("live snapshot %s: today's figures not read", self.node_id)
         snap = live_view(await self.build())
         snap["today"] = self._figures
-        body = json.dumps(snap, sort_keys=True, separators=(",", ":"))
-        if body == self._last_body and not force:
+        if snap == self._last and not force:
             return
-        self._last_body = body
+        before, self._last = self._last, snap
         self._seq += 1
         self.builds += 1
-        meta: dict[str, Any] = {"id": f"{self._epoch}-{self._seq}", "node": self.node_id,
-                "changed_at": changed_at, "sent_at": time.time(), "speed": self.speed,
-                "now_ms": self.now_ms()}
-        full = {**snap, **meta}
-        frame = Frame.of(meta["id"], json.dumps(full, separators=(",", ":")),
-                         json.dumps({**agent_view(snap), **meta}, separators=(",", ":")))
+        event_id = f"{self._epoch}-{self._seq}"
+        meta: dict[str, Any] = {"id": event_id, "node": self.node_id,
+                                "changed_at": changed_at, "sent_at": time.time(),
+                                "speed": self.speed, "now_ms": self.now_ms()}
+        base = self.frame.event_id if self.frame is not None else None
+        frame = Frame(event_id, sse(event_id, "snapshot", {**snap, **meta}),
+                      sse(event_id, "delta", {**delta_of(before, snap), **meta, "base": base}))
         self.frame = frame
         for q in list(self._subscribers):
             self._put(q, frame)

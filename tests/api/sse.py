@@ -17,6 +17,25 @@ class Event:
     data: Any
 
 
+def merge(state: dict[str, Any] | None, ev: Event) -> dict[str, Any] | None:
+    """The screen's picture after `ev`: a snapshot replaces it, a delta patches it
+    (as acd/api/web/common.js does)."""
+    if ev.event == "snapshot":
+        return dict(ev.data)
+    if ev.event != "delta" or state is None:
+        return state
+    d = ev.data
+    agents = {a["id"]: a for a in state["agents"]}
+    for a in d["agents_changed"]:
+        agents[a["id"]] = a
+    for gone in d["agents_removed"]:
+        agents.pop(gone, None)
+    out = {**state, **{k: v for k, v in d.items()
+                       if k not in ("agents_changed", "agents_removed", "base")}}
+    out["agents"] = sorted(agents.values(), key=lambda a: a["id"])
+    return out
+
+
 async def read_events(resp: aiohttp.ClientResponse, out: asyncio.Queue[Event]) -> None:
     """Parse `resp` (text/event-stream) into `out` until it ends."""
     ev_id: str | None = None
@@ -42,7 +61,8 @@ async def read_events(resp: aiohttp.ClientResponse, out: asyncio.Queue[Event]) -
 
 
 class Stream:
-    """One SSE connection: `await s.next(pred)` returns the next matching event."""
+    """One SSE connection: `await s.next(pred)` returns the next event whose merged
+    picture (`Event.data`) matches; `kinds` lists the raw events seen."""
 
     def __init__(self, session: aiohttp.ClientSession, url: str,
                  headers: dict[str, str] | None = None) -> None:
@@ -50,6 +70,8 @@ class Stream:
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.resp: aiohttp.ClientResponse | None = None
         self.task: asyncio.Task[None] | None = None
+        self.state: dict[str, Any] | None = None
+        self.kinds: list[str] = []
 
     async def open(self) -> Stream:
         self.resp = await self.session.get(self.url, headers=self.headers,
@@ -66,8 +88,12 @@ class Stream:
             if left <= 0:
                 raise TimeoutError("no matching event")
             ev = await asyncio.wait_for(self.events.get(), timeout=left)
-            if pred is None or pred(ev.data):
-                return ev
+            self.kinds.append(ev.event)
+            if ev.event not in ("snapshot", "delta"):
+                continue
+            self.state = merge(self.state, ev)
+            if self.state is not None and (pred is None or pred(self.state)):
+                return Event(ev.id, ev.event, self.state)
 
     async def close(self) -> None:
         if self.task is not None:

@@ -83,14 +83,29 @@ const acd = {
     try { await this.api("POST", "/api/logout"); } finally { location.reload(); }
   },
 
-  // The live snapshot over SSE; EventSource reconnects by itself and sends
-  // Last-Event-ID, so nothing is polled.
+  // The live snapshot over SSE: a whole snapshot first, then deltas patched in.
+  // EventSource reconnects by itself and sends Last-Event-ID, so nothing is polled.
   live(onSnapshot, onStatus) {
     const source = new EventSource("/api/live");
-    source.addEventListener("snapshot", (ev) => {
-      const snap = JSON.parse(ev.data);
-      this.clock = { serverMs: snap.now_ms, atMs: Date.now(), speed: snap.speed || 1 };
+    let snap = null;
+    const shown = (data) => {
+      this.clock = { serverMs: data.now_ms, atMs: Date.now(), speed: data.speed || 1 };
       onSnapshot(snap);
+    };
+    source.addEventListener("snapshot", (ev) => {
+      snap = JSON.parse(ev.data);
+      shown(snap);
+    });
+    source.addEventListener("delta", (ev) => {
+      if (!snap) return;  // a snapshot always comes first
+      const d = JSON.parse(ev.data);
+      const agents = new Map(snap.agents.map((a) => [a.id, a]));
+      for (const a of d.agents_changed) agents.set(a.id, a);
+      for (const id of d.agents_removed) agents.delete(id);
+      const { agents_changed, agents_removed, base, ...rest } = d;
+      snap = { ...snap, ...rest,
+               agents: [...agents.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
+      shown(d);
     });
     source.addEventListener("open", () => onStatus && onStatus(true));
     source.addEventListener("error", () => onStatus && onStatus(false));
