@@ -32,6 +32,44 @@ logger = logging.getLogger(__name__)
 _TICK = frozenset({"renew", "sweep", "reap"})
 
 
+async def live_snapshot(redis: RedisClient, router: Router) -> dict[str, Any]:
+    """What screens show, read cheaply however many callers wait: per queue the
+    waiting count and the head's wait (not every waiting call), and the agents
+    with the queue of their current call. Two round trips and the agents' hash."""
+    names = sorted(router.queues)
+    agents = await router.agents.list()
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.zcard(router.keys.queue(name))
+            pipe.zrange(router.keys.queue(name), 0, 0)
+        counted = await pipe.execute()
+    heads = [str(counted[2 * i + 1][0]) for i in range(len(names)) if counted[2 * i + 1]]
+    current = [a.current_call for a in agents if a.current_call]
+    wanted = list(dict.fromkeys(heads + current))
+    records = dict(zip(wanted, await redis.hmget(router.keys.calls, wanted), strict=True)) \
+        if wanted else {}
+    now = router.clock.ms()
+
+    def record(call_id: str) -> dict[str, Any]:
+        raw = records.get(call_id)
+        return json.loads(raw) if raw else {}
+
+    queues = []
+    for i, name in enumerate(names):
+        head = counted[2 * i + 1]
+        enq = record(str(head[0])).get("enq") if head else None
+        queues.append({"name": name, "skills": dict(router.queues[name].skills),
+                       "strategy": router.queues[name].strategy,
+                       "waiting": int(counted[2 * i]),
+                       "oldest_waited_s": round((now - int(enq)) / 1000, 1) if enq else 0.0})
+    views = []
+    for a in agents:
+        view = a.model_dump(mode="json")
+        view["call_queue"] = record(a.current_call).get("q") if a.current_call else None
+        views.append(view)
+    return {"queues": queues, "agents": views}
+
+
 class People:
     def __init__(self, settings: Settings, redis: RedisClient, pool: asyncpg.Pool) -> None:
         self.settings = settings
@@ -54,19 +92,7 @@ class People:
         desk = self.settings.desk
 
         async def build() -> dict[str, Any]:
-            snap = await router.snapshot()
-            for q in snap["queues"]:
-                known = router.queues.get(q["name"])
-                q["skills"] = dict(known.skills) if known else {}
-            # The queue of each agent's current call, for the wallboard's grid.
-            ids = [a["current_call"] for a in snap["agents"] if a.get("current_call")]
-            if ids:
-                raw = await self.redis.hmget(router.keys.calls, ids)
-                queue_of = {i: json.loads(r).get("q") for i, r in zip(ids, raw, strict=True)
-                            if r}
-                for a in snap["agents"]:
-                    a["call_queue"] = queue_of.get(a.get("current_call") or "")
-            return snap
+            return await live_snapshot(self.redis, router)
 
         async def today() -> dict[str, Any]:
             sl = {name: desk.queue(name).service_level_s for name in router.queues}
