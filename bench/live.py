@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import time
 from multiprocessing.connection import Connection
 from typing import Any
@@ -25,8 +26,8 @@ import aiohttp
 from bench.common import percentile
 from bench.fullpath import Bench
 
-CLIENTS = 500
-RATE = 100.0
+CLIENTS = int(os.environ.get("ACD_BENCH_LIVE_CLIENTS", "500"))
+RATE = float(os.environ.get("ACD_BENCH_LIVE_RATE", "100"))
 SECONDS = 10.0
 AGENTS = 300
 
@@ -114,6 +115,7 @@ async def run() -> dict[str, Any]:
         builds0 = app.people.live.builds
         loaded = await _load(bench)
         builds = app.people.live.builds - builds0
+        build_ms = list(app.people.live.build_ms[-builds:]) if builds else []
         await asyncio.sleep(1.0)
         parent.send("stop")
         got = await _recv(parent, 60)
@@ -129,6 +131,7 @@ async def run() -> dict[str, Any]:
     return {
         "clients": CLIENTS, "connected": connected, "calls_per_s": RATE, "seconds": SECONDS,
         "snapshots": len(seen), "snapshots_to_all": len(complete), "rebuilds": builds,
+        "rebuild_ms": {"p50": percentile(build_ms, 50), "p99": percentile(build_ms, 99)},
         "event_to_last_client_ms": {"p50": percentile(from_change, 50),
                                     "p99": percentile(from_change, 99),
                                     "max": max(from_change, default=float("nan"))},

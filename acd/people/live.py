@@ -102,6 +102,7 @@ class LiveHub:
     _figures: dict[str, Any] = field(default_factory=dict)
     _figures_at: float = 0.0
     builds: int = 0
+    build_ms: list[float] = field(default_factory=list)  # the last 1,000 rebuilds' times
     behind: set[asyncio.Queue[Frame | None]] = field(default_factory=set)
 
     @property
@@ -218,6 +219,7 @@ class LiveHub:
                 self._figures = await self.figures()
             except Exception:
                 logger.exception("live snapshot %s: today's figures not read", self.node_id)
+        t0 = time.perf_counter()
         snap = live_view(await self.build())
         snap["today"] = self._figures
         if snap == self._last and not force:
@@ -235,3 +237,5 @@ class LiveHub:
         self.frame = frame
         for q in list(self._subscribers):
             self._put(q, frame)
+        self.build_ms.append((time.perf_counter() - t0) * 1000)
+        del self.build_ms[:-1000]
