@@ -63,7 +63,8 @@ def live_view(snap: dict[str, Any]) -> dict[str, Any]:
         calls = q.get("calls") or []
         queues.append({**{k: v for k, v in q.items() if k != "calls"},
                        "oldest_waited_s": max((c["waited_s"] for c in calls), default=0.0)})
-    agents = [{k: a.get(k) for k in AGENT_FIELDS} for a in snap["agents"]]
+    agents = [a if len(a) == len(AGENT_FIELDS) else {k: a.get(k) for k in AGENT_FIELDS}
+              for a in snap["agents"]]
     return {**snap, "queues": queues, "agents": agents}
 
 
