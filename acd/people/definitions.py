@@ -59,10 +59,10 @@ class Definitions:
 
     async def load(self) -> tuple[list[AgentSettings], list[QueueDef]]:
         agents = await self.pool.fetch(
-            "SELECT definition FROM agent_defs WHERE installation=$1 ORDER BY id",
+            "SELECT definition FROM agent_defs WHERE installation=$1 ORDER BY seq",
             self.installation)
         queues = await self.pool.fetch(
-            "SELECT definition FROM queue_defs WHERE installation=$1 ORDER BY name",
+            "SELECT definition FROM queue_defs WHERE installation=$1 ORDER BY seq",
             self.installation)
         return ([AgentSettings.model_validate_json(r["definition"]) for r in agents],
                 [QueueDef.model_validate_json(r["definition"]) for r in queues])

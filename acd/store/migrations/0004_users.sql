@@ -37,6 +37,7 @@ CREATE INDEX audit_at_idx ON audit (at);
 CREATE TABLE agent_defs (
     installation  text NOT NULL,
     id            text NOT NULL,
+    seq           bigserial,                 -- the order they were defined in (logins)
     definition    jsonb NOT NULL CHECK (jsonb_typeof(definition) = 'object'),
     updated_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (installation, id)
@@ -45,6 +46,7 @@ CREATE TABLE agent_defs (
 CREATE TABLE queue_defs (
     installation  text NOT NULL,
     name          text NOT NULL,
+    seq           bigserial,
     definition    jsonb NOT NULL CHECK (jsonb_typeof(definition) = 'object'),
     updated_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (installation, name)
