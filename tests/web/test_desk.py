@@ -116,6 +116,15 @@ async def test_an_agents_day_on_the_desktop_and_the_wallboard(
         audit = await d.h.pg.fetch("SELECT who, what, details FROM audit ORDER BY id")
         assert any(r["who"] == "super" and r["what"].endswith("/{action}")
                    and '"training"' in r["details"] for r in audit)
+        # The supervisor changes the agent's skills from the wallboard.
+        await board.fill("#skills-a1", "sales:4, support:1")
+        await board.click("#agent-a1 td:nth-child(9) button")
+        agents = d.h.app.agents
+        assert agents is not None
+        await d.h.wait_for(lambda: agents.defs["a1"].skills == {"sales": 4, "support": 1},
+                           "a1's new skills")
+        await board.wait_for_selector("#skills-a1[value='sales:4, support:1']")
+        assert await board.text_content("#action-error") == ""
         # Today's figures reach the wallboard's grid (one database serves the whole
         # test session: other tests' calls of a1 count too).
         calls = await d.h.pg.fetchval(
