@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+import traceback
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -42,7 +43,11 @@ async def _run(config: Path | None, demo: bool | None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await app.start()
+    try:
+        await app.start()
+    except BaseException:
+        await app.stop()  # whatever did start (the simulator, clients) is closed again
+        raise
     demo_runner: Demo | None = None
     if app.own_simulator and settings.sim.demo:
         for _ in range(100):  # demo callers only once acd listens to the app
@@ -116,12 +121,20 @@ def _parser() -> argparse.ArgumentParser:
     ivr_sub = ivr.add_subparsers(dest="ivr_cmd", required=True)
     val = ivr_sub.add_parser("validate", help="check flows; non-zero exit on error")
     val.add_argument("paths", nargs="*", default=["ivr_flows"])
+    val.add_argument("--config", help="check against this configuration "
+                     "(default: ACD_CONFIG, else config/acd.yaml)")
+    val.add_argument("--no-config", action="store_true", help="check the flows alone")
+    val.add_argument("--sounds", help="an Asterisk sounds folder every prompt must be in")
     graph = ivr_sub.add_parser("graph", help="a flow as a Mermaid or Graphviz diagram")
     graph.add_argument("flow")
     graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
     tr = ivr_sub.add_parser("try", help="run a flow on the simulator from the terminal")
     tr.add_argument("flow")
     tr.add_argument("--caller", default="+15550100")
+    tr.add_argument("--record", action="store_true",
+                    help="write the call's rows to PostgreSQL (default: none)")
+    tr.add_argument("--config", type=Path, default=None)
+    tr.add_argument("--speed", type=float, default=1.0, help="simulated clock speed")
     return p
 
 
@@ -175,17 +188,28 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
             from acd.ivr import cli as ivr_cli
 
             if args.ivr_cmd == "validate":
-                return ivr_cli.validate_cmd(list(args.paths))
+                return ivr_cli.validate_cmd(list(args.paths), config=args.config,
+                                            use_config=not args.no_config,
+                                            sounds_dir=args.sounds)
             if args.ivr_cmd == "graph":
                 return ivr_cli.graph_cmd(args.flow, args.format)
             from acd.ivr_try import try_flow
 
-            return asyncio.run(try_flow(Path(args.flow), args.caller))
+            return asyncio.run(try_flow(Path(args.flow), args.caller, record=args.record,
+                                        config=args.config, speed=args.speed))
     except AcdError as exc:
+        if args.verbose:
+            traceback.print_exc()
         print(f"acd: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(f"acd: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              "(run `acd -v ...` for the traceback)", file=sys.stderr)
+        return 1
     return 0
 
 

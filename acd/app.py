@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import gc
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -19,8 +21,12 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from acd import startup
 from acd.agents.model import AgentDef
+from acd.agents.phone import effective_policy
+from acd.agents.phones import PhoneWatcher, phones_app
 from acd.agents.service import AgentService, AgentStateChange
+from acd.agents.startup import restore_states
 from acd.api.app import make_api
 from acd.ari.client import AriClient
 from acd.ari.config import AriConfig
@@ -28,7 +34,9 @@ from acd.ari.stream import EventStream
 from acd.calls.flow import CallDeps
 from acd.calls.service import CallService
 from acd.clock import Clock
-from acd.config import Settings
+from acd.config import Settings, api_base_url
+from acd.ivr.catalog import catalog_from_settings
+from acd.ivr.flow_settings import settings_from_env
 from acd.ivr.registry import FlowRegistry
 from acd.people.definitions import Definitions, DefinitionService
 from acd.people.service import People
@@ -37,6 +45,7 @@ from acd.routing.model import Offer
 from acd.routing.service import Router
 from acd.sim.server import Simulator
 from acd.store.migrate import migrate
+from acd.store.null_writer import NullWriter
 from acd.store.rows import AgentStateRow
 from acd.store.writer import RowWriter
 
@@ -72,6 +81,8 @@ class App:
     clock: Clock | None = None
     simulator: Simulator | None = None
     start_api: bool = True
+    # False: no PostgreSQL at all, rows are dropped (`acd ivr try` without --record).
+    record: bool = True
     node_id: str = ""
     # Built at start:
     redis: RedisClient | None = None
@@ -85,6 +96,8 @@ class App:
     people: People | None = None
     definitions: DefinitionService | None = None
     pg: asyncpg.Pool | None = None
+    phones: PhoneWatcher | None = None
+    phone_stream: EventStream | None = None
     api_runner: web.AppRunner | None = None
     api_port: int | None = None
     own_simulator: bool = False
@@ -96,12 +109,16 @@ class App:
         self.clock = self.clock or Clock(s.clock_speed)
         self.node_id = self.node_id or s.resolved_node_id()
         ari_cfg = self._ari_config()
+        startup.check_ari_password(s.ari.url, ari_cfg.password,
+                                   s.ari.simulated or self.simulator is not None)
         if s.ari.simulated and self.simulator is None:
             self.simulator = Simulator(
                 self.clock, user=s.ari.user,
                 password=s.ari.password.get_secret_value() if s.ari.password else None,
             )
-            port = await self.simulator.start(s.sim.host, s.sim.port)
+            port = await startup.listening(
+                "the ARI simulator", s.sim.host, s.sim.port, "sim.host/sim.port, ACD_SIM_PORT",
+                self.simulator.start(s.sim.host, s.sim.port))
             self.own_simulator = True
             ari_cfg = AriConfig(url=f"http://{s.sim.host}:{port}", app=s.ari.app,
                                 user=ari_cfg.user, password=ari_cfg.password,
@@ -122,25 +139,35 @@ class App:
             pool = aioredis.BlockingConnectionPool.from_url(
                 s.redis_url, decode_responses=True, max_connections=64, timeout=10, **retrying)
             self.redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
+        await startup.reach_redis(self.redis, s.redis_url)
         dsn = s.pg_dsn.get_secret_value()
-        await ensure_database(dsn)
-        conn = await asyncpg.connect(dsn)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-        self.pg = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
-        self.people = People(s, self.redis, self.pg)
-        # Agents and queues: the YAML seeds a fresh installation; then PostgreSQL.
-        definitions = Definitions(self.pg, s.redis_prefix)
-        s.agents, s.queues = await definitions.seed_or_load(list(s.agents), list(s.queues))
-        self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
-                                flush_interval=s.writer.flush_interval,
-                                spool_dir=Path(s.writer.spool_dir))
+        definitions: Definitions | None = None
+        if self.record:
+            await startup.reach_postgres(ensure_database(dsn), dsn)
+            conn = await startup.reach_postgres(asyncpg.connect(dsn, timeout=10), dsn)
+            try:
+                await startup.reach_postgres(migrate(conn), dsn)
+            finally:
+                await conn.close()
+            self.pg = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
+            self.people = People(s, self.redis, self.pg)
+            # Agents and queues: the YAML seeds a fresh installation; then PostgreSQL.
+            definitions = Definitions(self.pg, s.redis_prefix)
+            s.agents, s.queues = await definitions.seed_or_load(list(s.agents),
+                                                                list(s.queues))
+            self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
+                                    flush_interval=s.writer.flush_interval,
+                                    spool_dir=Path(s.writer.spool_dir))
+        else:
+            self.writer = NullWriter()
         await self.writer.start()
 
-        self.flows = FlowRegistry(Path(s.flows), settings=s.flow_settings or None)
-        self.flows.load()
+        # Flow settings: acd's own API address, then the file's, then ACD_FLOW_*.
+        catalog = catalog_from_settings(s)
+        self.flows = FlowRegistry(Path(s.flows), settings={
+            "api_url": api_base_url(s), **s.flow_settings, **settings_from_env()},
+            catalog=catalog)
+        await self.flows.load_async(in_process=False)  # no call is served yet
         for err in self.flows.errors:
             logger.error("IVR flow refused: %s", err)
         self._tasks.append(asyncio.create_task(self.flows.watch()))
@@ -160,7 +187,7 @@ class App:
 
         self.agents = AgentService(self.redis, prefix=s.redis_prefix, clock=clock,
                                    agents=agent_defs, on_change=on_agent_change)
-        await self.agents.sync_definitions()
+        fresh = await self.agents.sync_definitions()
         queue_defs = list(s.queues)
         routing = s.routing
 
@@ -191,15 +218,28 @@ class App:
             ari=self.ari, router=self.router, writer=self.writer, flows=self.flows,
             clock=clock, redis=self.redis, redis_prefix=s.redis_prefix,
             queues={q.name: q for q in queue_defs}, app=s.ari.app, moh_class=s.moh_class,
-            callbacks=s.callbacks,
+            callbacks=s.callbacks, http_policy=catalog.http, phones=s.phones,
         ))
         await self.router.start()
-        await self.people.start_live(self.router, self.clock)
-        self.definitions = DefinitionService(self, definitions, self.people.keys.defs)
-        await self.definitions.start()
-        for a in s.agents:
-            if a.login:
-                await self._login(a.id)
+        await restore_states(self.agents, s.agents, fresh, dsn)
+        # The phones' events come on an app of their own: an endpoint subscription
+        # also forwards every event of the endpoint's channels, which the calls' app
+        # must not hear twice.
+        phones_cfg = dataclasses.replace(ari_cfg, app=phones_app(s.ari.app))
+        self.phones = PhoneWatcher(
+            self.ari, self.agents, app=phones_cfg.app,
+            endpoints={a.id: a.endpoint for a in s.agents},
+            policies={a.id: effective_policy(
+                a.skills, a.phone_policy, [(q.skills, q.phone_policy) for q in s.queues],
+                s.phones.policy) for a in s.agents})
+        phones = self.phones
+        self.phone_stream = EventStream(phones_cfg, phones.handle,
+                                        on_connect=lambda _ids: phones.sync())
+        await self.phone_stream.start()
+        if self.people is not None and definitions is not None:
+            await self.people.start_live(self.router, self.clock)
+            self.definitions = DefinitionService(self, definitions, self.people.keys.defs)
+            await self.definitions.start()
         self.stream = EventStream(ari_cfg, self.calls.handle_event,
                                   on_connect=self.calls.on_connect,
                                   lane_of=self.calls.lane_of, disallow=DISALLOWED_EVENTS)
@@ -207,15 +247,11 @@ class App:
         if self.start_api:
             await self._start_api()
         logger.info("acd %s attached to ARI app %r at %s", self.node_id, s.ari.app, ari_cfg.url)
-
-    async def _login(self, agent_id: str) -> None:
-        assert self.agents is not None
-        try:
-            view = await self.agents.get(agent_id)
-            if view.state == "logged_out":
-                await self.agents.login(agent_id)
-        except Exception as exc:
-            logger.warning("agent %s: automatic login failed: %s", agent_id, exc)
+        # What start-up built lives as long as acd: frozen out of the collector's full
+        # passes, which then cost what calls and reloads allocate, not the whole heap
+        # (a full pass stalled the event loop 100-600 ms when a large flow was loaded).
+        gc.collect()
+        gc.freeze()
 
     def _ari_config(self) -> AriConfig:
         a = self.settings.ari
@@ -229,12 +265,20 @@ class App:
         api = make_api(self)
         self.api_runner = web.AppRunner(api, access_log=None)
         await self.api_runner.setup()
-        site = web.TCPSite(self.api_runner, self.settings.api.host, self.settings.api.port)
-        await site.start()
+        host, port = self.settings.api.host, self.settings.api.port
+        site = web.TCPSite(self.api_runner, host, port)
+        await startup.listening("the REST API", host, port, "api.host/api.port, ACD_API_PORT",
+                                site.start())
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.api_port = sockets[0].getsockname()[1] if sockets else self.settings.api.port
         logger.info("REST API on http://%s:%s/api", self.settings.api.host, self.api_port)
+
+    async def _stop_people(self) -> None:
+        if self.people is not None:
+            await self.people.stop()
+        if self.definitions is not None:
+            await self.definitions.stop()
 
     async def stop(self) -> None:
         """Stop taking calls; leave live calls for a restarted acd to re-adopt.
@@ -246,12 +290,11 @@ class App:
             await self.calls.stop()
         if self.stream is not None:
             await self.stream.stop()
+        if self.phone_stream is not None:
+            await self.phone_stream.stop()
         if self.router is not None:
             await self.router.stop()
-        if self.people is not None:
-            await self.people.stop()
-        if self.definitions is not None:
-            await self.definitions.stop()
+        await self._stop_people()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -121,14 +121,12 @@ def run_people(args: argparse.Namespace) -> int:
 def api_base(env: dict[str, str] | None = None) -> str:
     """Where the CLI finds the API: ACD_API_URL, else the configuration's api.host
     and api.port (ACD_API_PORT overrides the port)."""
-    from acd.config import load_settings
+    from acd.config import api_base_url, load_settings
 
     env = dict(os.environ) if env is None else env
     if env.get("ACD_API_URL"):
         return env["ACD_API_URL"].rstrip("/")
-    api = load_settings(env=env).api
-    host = "127.0.0.1" if api.host in ("0.0.0.0", "::", "") else api.host
-    return f"http://{host}:{api.port}"
+    return api_base_url(load_settings(env=env))
 
 
 def api_token(env: dict[str, str] | None = None) -> str | None:

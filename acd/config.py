@@ -18,7 +18,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from acd.agents.phone import Policy
 from acd.errors import ConfigError
+from acd.ivr.catalog import IvrSettings
 from acd.routing.model import QueueDef, RoutingSettings
 
 DEFAULT_CONFIG = Path("config/acd.yaml")
@@ -109,7 +111,27 @@ class AgentSettings(_Model):
     endpoint: str
     skills: dict[str, int] = Field(default_factory=dict)
     order: int = 0
-    login: bool = True
+    # At start: True logs the agent in, False leaves them as they are, None (the
+    # default) restores their last known state: the one Redis holds, else the last
+    # row of agent_states in PostgreSQL, else logged out (a fresh start).
+    login: bool | None = None
+    # What the agent's state does when their phone comes and goes (acd/agents/phone.py
+    # Policy); None: phones.policy.
+    phone_policy: Policy | None = None
+
+
+class PhoneSettings(_Model):
+    """Agents' phones (acd/agents/phone.py, acd/calls/agent_lost.py)."""
+
+    # keep | available | login | pause: see acd.agents.phone.Policy.
+    policy: Policy = "available"
+    # A caller whose agent's phone vanished mid-call (RTP timeout, cause 44...):
+    # "requeue" puts them back at the head of their queue after `agent_lost_prompt`,
+    # "hangup" plays the prompt and hangs up `agent_lost_hangup_after` s later.
+    agent_lost: Literal["requeue", "hangup"] = "requeue"
+    agent_lost_prompt: list[str] = Field(default_factory=lambda: ["sound:acd-please-hold"])
+    agent_lost_hangup_after: float = Field(default=4.0, ge=0)
+    max_requeues: int = Field(default=2, ge=0)  # then the caller is told and hung up
 
 
 class WriterSettings(_Model):
@@ -156,6 +178,8 @@ class Settings(_Model):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     desk: DeskSettings = Field(default_factory=DeskSettings)
+    ivr: IvrSettings = Field(default_factory=IvrSettings)
+    phones: PhoneSettings = Field(default_factory=PhoneSettings)
 
     @model_validator(mode="after")
     def _callback_fits_the_reservation(self) -> Settings:
@@ -196,7 +220,19 @@ ENV_MAP: dict[str, str] = {
     "ACD_SIM_DEMO": "sim.demo",
     "ACD_API_DEMO": "api.demo",
     "ACD_API_COOKIE_SECURE": "api.cookie_secure",
+    "ACD_SPOOL_DIR": "writer.spool_dir",
 }
+
+
+def api_base_url(settings: Settings) -> str:
+    """Where acd's own REST API answers, from api.host / api.port (a wildcard bind
+    address is reached on loopback)."""
+    host = settings.api.host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.api.port}"
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: str) -> None:
@@ -216,8 +252,15 @@ def load_settings(
 ) -> Settings:
     """Read the YAML file (if any), then apply environment overrides."""
     env = os.environ if env is None else env
-    path = path or Path(env.get("ACD_CONFIG", str(DEFAULT_CONFIG)))
+    named = path is not None or bool(env.get("ACD_CONFIG"))
+    where = "--config" if path is not None else "ACD_CONFIG"
+    path = path or Path(env.get("ACD_CONFIG") or str(DEFAULT_CONFIG))
     data: dict[str, Any] = {}
+    if named and not path.is_file():
+        # A file the operator named must be there: starting on defaults instead (the
+        # simulator, the default database and prefix) would hide the mistake.
+        raise ConfigError(f"{path} ({where}): no such configuration file; fix the path or "
+                          "unset it to use config/acd.yaml", file=str(path))
     if path.exists():
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -231,6 +274,9 @@ def load_settings(
             _set_path(data, dotted, env[var])
     agents_file = env.get("ACD_AGENTS_FILE")
     if agents_file:
+        if not Path(agents_file).is_file():
+            raise ConfigError(f"{agents_file} (ACD_AGENTS_FILE): no such agents file",
+                              file=agents_file)
         agents = yaml.safe_load(Path(agents_file).read_text(encoding="utf-8"))
         data["agents"] = agents.get("agents", agents) if isinstance(agents, dict) else agents
     try:

@@ -38,3 +38,9 @@ class Conflict(AcdError):
 
 class ConfigError(AcdError):
     error_id = "config_error"
+
+
+class StartupError(AcdError):
+    """acd cannot start: what failed, where, and what to do, in one line."""
+
+    error_id = "startup_error"

@@ -47,7 +47,7 @@ def _settings(prefix: str, dsn: str, port: int, spool: Path, agents: int) -> Set
         "queues": [{"name": "sales", "skills": {"sales": 1}, "ring_timeout": 15,
                     "wrapup": 1}],
         "agents": [{"id": f"a{i}", "name": f"Agent {i}", "endpoint": f"PJSIP/agent{2000 + i}",
-                    "skills": {"sales": 1}} for i in range(agents)],
+                    "skills": {"sales": 1}, "login": True} for i in range(agents)],
     })
 
 

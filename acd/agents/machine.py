@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from acd.agents.model import MISSED_OFFERS, ORPHANED, TIMED_STATES, AgentState
+from acd.agents.phone import AUTO_BREAKS, PHONE_BACK, PHONE_LOST
 from acd.errors import Conflict
 
 BUSY: frozenset[str] = frozenset({"reserved", "ringing", "on_call"})
@@ -105,13 +106,27 @@ class Ended:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneBack:
+    """The phone registered again (acd.agents.phone.after_change): an agent on a
+    break acd gave (missed offers, phone lost) is available again; with `login`, a
+    logged-out agent is logged in. Reason "phone_registered"."""
+
+    login: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneLost:
+    """The phone went away: an available agent goes on break ("phone_lost")."""
+
+
+@dataclass(frozen=True, slots=True)
 class Expire:
     deadline_ms: int = 0  # end of the wrap-up of an orphaned on_call agent
 
 
 Event = (
     Login | Logout | MakeAvailable | Break | Reserve | Ringing | Answered | Renew | Failed
-    | Released | Ended | Expire
+    | Released | Ended | Expire | PhoneBack | PhoneLost
 )
 
 
@@ -193,9 +208,22 @@ def step(s: Status, ev: Event, now_ms: int, *, max_missed: int, agent: str = "")
                               deadline_ms=ev.deadline_ms), True)
     if isinstance(ev, Expire):
         return _expire(s, ev, now_ms)
+    if isinstance(ev, PhoneBack | PhoneLost):
+        return _phone(s, ev, now_ms)
     if ev.reservation == "" or ev.reservation != s.reservation:
         return _same(s)  # stale or replayed report about another offer
     return _offer_event(s, ev, now_ms, max_missed)
+
+
+def _phone(s: Status, ev: PhoneBack | PhoneLost, now_ms: int) -> Transition:
+    if isinstance(ev, PhoneLost):
+        if s.state != "available":
+            return _same(s)
+        return Transition(_to(s, "break", now_ms, reason=PHONE_LOST), True)
+    if (s.state == "break" and s.reason in AUTO_BREAKS) or (
+            s.state == "logged_out" and ev.login):
+        return Transition(_to(s, "available", now_ms, reason=PHONE_BACK, missed=0), True)
+    return _same(s)
 
 
 def _expire(s: Status, ev: Expire, now_ms: int) -> Transition:

@@ -53,6 +53,10 @@ class AgentView(BaseModel):
     skills: dict[str, int] = Field(default_factory=dict)
     calls_answered: int = 0
     talk_ms: int = 0
+    # The phone as Asterisk reports it (acd/agents/phone.py): one word, and its parts.
+    phone: str = "unknown"
+    phone_registration: str = "unknown"
+    phone_device: str = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,13 @@ from typing import Any
 
 from acd.agents.machine import conflict_message
 from acd.agents.model import AgentDef, AgentStateChange, AgentView
+from acd.agents.phone import DEVICES, REGISTRATIONS, Action, Phone, offerable, state_of
 from acd.clock import Clock
 from acd.errors import Conflict, NotFound
 from acd.routing.client import RedisClient
 from acd.routing.keys import Keys, Layout
 from acd.routing.model import RoutingSettings
-from acd.routing.scripts import Scripts
+from acd.routing.scripts import Scripts, as_list
 
 __all__ = ["AgentService", "AgentStateChange", "AgentView", "view_of"]
 
@@ -30,9 +31,18 @@ OnChange = Callable[[AgentStateChange], object]
 AvailableHook = Callable[[str], Awaitable[None]]
 
 
+def phone_of(rec: dict[str, Any]) -> Phone:
+    """The phone stored on an agent record (unknown when acd never heard of it)."""
+    reg, dev = rec.get("preg") or "unknown", rec.get("pdev") or "unknown"
+    return Phone(reg if reg in REGISTRATIONS else "unknown",
+                 dev if dev in DEVICES else "unknown")
+
+
 def view_of(rec: dict[str, Any]) -> AgentView:
     """An AgentView from a stored agent record."""
+    phone = phone_of(rec)
     return AgentView(
+        phone=state_of(phone), phone_registration=phone.reg, phone_device=phone.dev,
         id=rec["id"], name=rec.get("name") or "", endpoint=rec.get("endpoint") or "",
         state=rec["state"], reason=rec.get("reason") or None, since_ms=int(rec.get("since", 0)),
         missed_in_row=int(rec.get("missed", 0)), current_call=rec.get("call") or None,
@@ -60,12 +70,14 @@ class AgentService:
     def skills(self) -> set[str]:
         return {s for a in self.defs.values() for s in a.skills}
 
-    async def sync_definitions(self) -> None:
-        """Write the configured agents into Redis; live states are kept."""
+    async def sync_definitions(self) -> builtins.list[str]:
+        """Write the configured agents into Redis; live states are kept. Returns the
+        agents Redis did not hold (new, or Redis lost them): they start logged out."""
         defs = [a.model_dump(include={"id", "name", "endpoint", "skills", "order"})
                 for a in self.defs.values()]
         res = await self.scripts.run("sync_agents", self.clock.ms(), json.dumps(defs))
         logger.info("agents synced: %d new, %d updated", res["created"], res["updated"])
+        return [str(x) for x in as_list(res.get("new"))]
 
     async def login(self, agent_id: str, reason: str | None = None) -> AgentView:
         """Log in: available, or on break with `reason` when one is given."""
@@ -79,6 +91,23 @@ class AgentService:
 
     async def set_break(self, agent_id: str, reason: str) -> AgentView:
         return await self._command(agent_id, {"ev": "break", "reason": reason})
+
+    async def phone_set(self, agent_id: str, phone: Phone, action: Action) -> AgentView | None:
+        """Store what Asterisk says of the agent's phone and apply `action` (the
+        phone policy's agent event); a freed agent with a usable phone is matched.
+        None for an agent Redis does not hold."""
+        res = await self.scripts.run("phone_set", self.clock.ms(), agent_id, phone.reg,
+                                     phone.dev, action or "")
+        if res.get("missing"):
+            return None
+        self.emit(res["changes"], res["now"])
+        rec = res["agent"]
+        before = Phone(*res["was"])
+        freed = bool(res["changes"]) or not offerable(before, False)
+        if (freed and rec["state"] == "available" and offerable(phone, False)
+                and self.on_available is not None):
+            await self.on_available(agent_id)
+        return view_of(rec)
 
     async def get(self, agent_id: str) -> AgentView:
         raw = await self.redis.hget(self.keys.agents, agent_id)

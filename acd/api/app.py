@@ -6,7 +6,6 @@ Only this layer maps domain errors to HTTP status codes. Bodies of errors carry
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -17,11 +16,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from acd.api.access import ADMIN, AGENT, PUBLIC, SUPERVISOR, allow
 from acd.api.auth import AUDIT, PEOPLE_KEY, add_auth_routes, make_auth_middleware
+from acd.api.body import http_errors_middleware, json_object, reason_text
 from acd.api.definitions import add_definition_routes
 from acd.api.demo import add_demo_routes
 from acd.api.desk import add_desk_routes
 from acd.api.live import add_live_routes
 from acd.api.openapi import add_openapi_routes
+from acd.api.phone_metrics import phone_metrics_text
 from acd.api.users import add_user_routes
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
 
@@ -47,16 +48,8 @@ def _error(status: int, error_id: str, message: str, **details: Any) -> web.Resp
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "application/json":
-            raise
-        # Unknown routes and methods, and aiohttp's own refusals: the JSON shape too.
-        details: dict[str, Any] = {"method": request.method, "path": request.path}
-        if isinstance(exc, web.HTTPMethodNotAllowed):
-            details["allowed"] = sorted(exc.allowed_methods)
-        error_id = exc.reason.lower().replace(" ", "_")
-        return _error(exc.status, error_id, f"{exc.reason}: {request.method} {request.path}",
-                      **details)
+    except web.HTTPException:
+        raise  # http_errors_middleware gives them the JSON shape
     except AcdError as exc:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
         return _error(status, exc.error_id, exc.message, **exc.details)
@@ -66,15 +59,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
+    return await json_object(request)  # bounded: size, depth, strings (acd.api.body)
 
 
 def _acd(request: web.Request) -> App:
@@ -131,12 +116,9 @@ async def agent_action(request: web.Request) -> web.Response:
     elif action == "available":
         await agents.available(agent_id)
     elif action == "break":
-        reason = body.get("reason")
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidRequest("a break needs a reason, e.g. {\"reason\": \"lunch\"}",
-                                 field="reason")
-        request[AUDIT] = {"reason": reason.strip()[:64]}
-        await agents.set_break(agent_id, reason.strip()[:64])
+        reason = reason_text(body.get("reason"))
+        request[AUDIT] = {"reason": reason}
+        await agents.set_break(agent_id, reason)
     else:
         raise NotFound(f"unknown agent action {action!r}; use login, logout, available or break",
                        action=action)
@@ -222,13 +204,15 @@ async def schedule_override(request: web.Request) -> web.Response:
 
 @allow(SUPERVISOR, ADMIN)
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body = generate_latest() + (await phone_metrics_text(_acd(request))).encode()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def make_api(acd: App) -> web.Application:
     assert acd.people is not None
     people = acd.people
-    app = web.Application(middlewares=[errors_middleware, session_middleware(people.storage),
+    app = web.Application(middlewares=[http_errors_middleware, errors_middleware,
+                                       session_middleware(people.storage),
                                        make_auth_middleware(people)])
     app[APP_KEY] = acd
     app[PEOPLE_KEY] = people

@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 
 from acd.api.access import ADMIN, AGENT, PUBLIC, SUPERVISOR, allow, roles_of
+from acd.api.body import json_object
 from acd.people.sessions import COOKIE
 from acd.people.users import User
 
@@ -175,12 +176,9 @@ def _people(request: web.Request) -> People:
 @allow(PUBLIC)
 async def login(request: web.Request) -> web.Response:
     people = _people(request)
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise refuse(400, "invalid_request", "the body is not JSON") from exc
-    name = body.get("name") if isinstance(body, dict) else None
-    password = body.get("password") if isinstance(body, dict) else None
+    body = await json_object(request)  # bounded: size, depth, strings
+    name = body.get("name")
+    password = body.get("password")
     if not isinstance(name, str) or not isinstance(password, str) or not name:
         raise refuse(400, "invalid_request", "send {\"name\", \"password\"}")
     name = name[:64]

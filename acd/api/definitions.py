@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from acd.agents.model import AgentDef
 from acd.api.access import ADMIN, SUPERVISOR, allow
 from acd.api.auth import AUDIT
+from acd.api.body import json_object
 from acd.config import AgentSettings
 from acd.errors import InvalidRequest, NotFound
 from acd.people.definitions import DefinitionService
@@ -40,13 +41,7 @@ def _service(request: web.Request) -> DefinitionService:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("the request body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
+    return await json_object(request)  # bounded: size, depth, strings (acd.api.body)
 
 
 def _invalid(exc: ValidationError) -> InvalidRequest:

@@ -16,7 +16,6 @@ its id, the caller and how many digits the card had.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,6 +25,8 @@ from typing import Any
 from aiohttp import web
 
 from acd.api.access import PUBLIC, allow
+from acd.api.body import parse_json, read_body
+from acd.errors import InvalidRequest
 
 logger = logging.getLogger(__name__)
 
@@ -121,9 +122,9 @@ class DemoBackends:
     async def pay(self, request: web.Request) -> web.Response:
         self.requests += 1
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _json({"status": "declined", "reason": "the body is not JSON"}, 400)
+            body = parse_json(await read_body(request))
+        except InvalidRequest as exc:
+            return _json({"status": "declined", "reason": exc.message}, 400)
         if not isinstance(body, dict):
             return _json({"status": "declined", "reason": "the body is not an object"}, 400)
         card = body.get("card")

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from acd.api.access import ADMIN, AGENT, PUBLIC, SUPERVISOR, allow
 from acd.api.auth import AUDIT
+from acd.api.body import json_object
 from acd.errors import Conflict, InvalidRequest, NotFound
 from acd.people import desk, figures
 
@@ -117,13 +118,7 @@ async def hangup(request: web.Request) -> web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("the request body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
+    return await json_object(request)  # bounded: size, depth, strings (acd.api.body)
 
 
 @allow(*ANYONE)

@@ -8,17 +8,12 @@ from aiohttp import web
 
 from acd.api.access import ADMIN, allow
 from acd.api.auth import AUDIT, PEOPLE_KEY
+from acd.api.body import json_object
 from acd.errors import InvalidRequest
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("the request body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
+    return await json_object(request)  # bounded: size, depth, strings (acd.api.body)
 
 
 def _text(body: dict[str, Any], field: str, *, required: bool = True) -> str | None:

@@ -33,6 +33,7 @@ class AgentLeg:
     offer: Offer
     started_ms: int
     answered_ms: int | None = None
+    rang_ms: int | None = None  # the phone said it rings (180)
     ended_ms: int | None = None
     cause: int | None = None
     outcome: str | None = None

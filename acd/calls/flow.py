@@ -11,10 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from acd.agents.phone import leg_failure
 from acd.ari import events as ev
 from acd.ari.client import AriClient
 from acd.ari.errors import AriError
-from acd.calls import records
+from acd.calls import agent_lost, records
 from acd.calls.call import AgentLeg, Call, Phase
 from acd.calls.ivr_runner import ANNOUNCEMENT, IvrRunner
 from acd.calls.messages import (
@@ -29,9 +30,10 @@ from acd.calls.messages import (
     StartCallback,
 )
 from acd.clock import Clock
-from acd.config import CallbackSettings
+from acd.config import CallbackSettings, PhoneSettings
 from acd.ivr import say
 from acd.ivr.actions import QueueExit
+from acd.ivr.http_policy import HttpPolicy
 from acd.ivr.registry import FlowRegistry
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer, QueueDef
@@ -42,9 +44,6 @@ if TYPE_CHECKING:
     from acd.calls.service import CallService
 
 logger = logging.getLogger(__name__)
-
-# Hang-up causes of a dialled agent leg that never answered (see the ARI README).
-FAIL_REASONS: dict[int, str] = {17: "busy", 19: "noanswer", 21: "rejected"}
 
 
 @dataclass
@@ -60,6 +59,8 @@ class CallDeps:
     app: str
     moh_class: str = "default"
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)
+    http_policy: HttpPolicy = field(default_factory=HttpPolicy)  # where `http` nodes may go
+    phones: PhoneSettings = field(default_factory=PhoneSettings)
 
 
 class CallFlow:
@@ -339,17 +340,24 @@ class CallFlow:
             if event.dialstatus == "ANSWER":
                 await self._agent_answered(call, leg)
         elif isinstance(event, ev.ChannelStateChange):
+            if event.channel.state == "Ringing" and leg.rang_ms is None:
+                leg.rang_ms = self.d.clock.ms()
             if event.channel.state == "Up":
                 await self._agent_answered(call, leg)
         elif isinstance(event, ev.ChannelHangupRequest):
             if leg.answered_ms is not None and leg is call.connected_leg:
+                if agent_lost.from_the_device(event):
+                    return  # Asterisk ended it (RTP timeout...): ChannelDestroyed says why
                 await self._agent_hung_up(call, leg)
         elif isinstance(event, ev.ChannelDestroyed):
-            leg.cause = event.cause
+            leg.cause = leg.cause if leg.outcome == "agent_lost" else event.cause
             if leg.answered_ms is None or leg.outcome in ("answered_elsewhere", "stale"):
-                reason = FAIL_REASONS.get(event.cause, "unreachable")
+                reason = leg_failure(event.cause, leg.rang_ms is None and self.d.clock.ms()
+                                     - leg.started_ms < leg.offer.ring_timeout * 900)
                 await self._leg_failed(call, leg, reason, cause=event.cause)
             else:
+                if agent_lost.is_lost(event.cause) and leg is call.connected_leg:
+                    await agent_lost.agent_lost(self, call, leg, event.cause)
                 await self._agent_hung_up(call, leg)
                 self._end_leg(call, leg)
             await self._maybe_finish(call)

@@ -18,6 +18,7 @@ import aiohttp
 from acd.ari import events as ev
 from acd.ari.errors import AriError
 from acd.calls.call import Call, Phase
+from acd.calls.http_guard import GuardedHttp, Refused
 from acd.calls.messages import FeedIvr
 from acd.ivr import actions as a
 from acd.ivr import engine
@@ -38,7 +39,7 @@ class IvrRunner:
     def __init__(self, deps: CallDeps, service: CallService) -> None:
         self.d = deps
         self.svc = service
-        self._http: aiohttp.ClientSession | None = None
+        self._http: GuardedHttp | None = None
 
     async def close(self) -> None:
         if self._http is not None:
@@ -197,7 +198,7 @@ class IvrRunner:
 
     async def _http_request(self, call: Call, action: a.HttpRequest) -> None:
         if self._http is None:
-            self._http = aiohttp.ClientSession()
+            self._http = GuardedHttp(self.d.http_policy)
         result: a.HttpResult
         headers = dict(action.headers)
         data: str | None = None
@@ -206,19 +207,16 @@ class IvrRunner:
             data = json.dumps(action.json_body, default=json_default)
             headers.setdefault("Content-Type", "application/json")
         try:
-            async with self._http.request(
-                action.method, action.url, params=dict(action.params) or None,
-                data=data, headers=headers or None,
-                timeout=aiohttp.ClientTimeout(total=action.timeout),
-            ) as resp:
-                try:
-                    body: object = await resp.json(content_type=None)
-                except ValueError:
-                    body = await resp.text()
-                result = a.HttpResult(action.request_id, resp.status, body)
+            status, body = await self._http.request(
+                action.method, action.url, params=dict(action.params) or None, data=data,
+                headers=headers or None, timeout=action.timeout)
+            result = a.HttpResult(action.request_id, status, body)
+        except Refused as exc:
+            logger.warning("call %s: http request refused: %s", call.call_id, exc)
+            result = a.HttpResult(action.request_id, None, None, "error: refused")
         except TimeoutError:
             result = a.HttpResult(action.request_id, None, None, "timeout")
-        except (aiohttp.ClientError, ValueError, TypeError) as exc:
+        except (aiohttp.ClientError, OSError, ValueError, TypeError) as exc:
             result = a.HttpResult(action.request_id, None, None, f"error: {type(exc).__name__}")
         self.svc.post(call, FeedIvr(result))
 

@@ -19,8 +19,7 @@ from acd.ivr.model import (
     Node,
 )
 from acd.ivr.problems import FlowError, FlowWarning, suggest
-
-PROMPT_FIELDS = ("prompt", "invalid_prompt", "timeout_prompt", "before", "after", "goodbye")
+from acd.ivr.strict import prompts_of
 
 
 def successors(flow: Flow) -> dict[str, list[str]]:
@@ -158,23 +157,11 @@ def analyse(
 
 def _sound_warnings(flow: Flow, sounds: set[str]) -> list[FlowWarning]:
     out: list[FlowWarning] = []
-    for nid, node in flow.nodes.items():
-        data = node.model_dump(by_alias=True)
-        if isinstance(data.get("announce"), dict):
-            data["announce_prompt"] = data["announce"].get("prompt", [])
-        if isinstance(data.get("callback"), dict):
-            data["callback_offer"] = data["callback"].get("offer", [])
-        for fname in (*PROMPT_FIELDS, "announce_prompt", "callback_offer"):
-            items = data.get(fname)
-            if not isinstance(items, list):
-                continue
-            for i, prompt in enumerate(items):
-                if not prompt.startswith("sound:") or "${" in prompt or prompt in sounds:
-                    continue
-                path = {"announce_prompt": ("announce", "prompt"),
-                        "callback_offer": ("callback", "offer")}.get(fname, (fname,))
-                m = flow.mark("nodes", nid, *path, str(i))
-                out.append(FlowWarning(flow.source, m.line, m.column, nid,
-                                       f"prompt '{prompt}' is not in the sounds list",
-                                       suggest(prompt, sounds, 0.85)))
+    for nid, path, prompt in prompts_of(flow):
+        if not prompt.startswith("sound:") or "${" in prompt or prompt in sounds:
+            continue
+        m = flow.mark(*path)
+        out.append(FlowWarning(flow.source, m.line, m.column, nid,
+                               f"prompt '{prompt}' is not in the sounds list",
+                               suggest(prompt, sounds, 0.85)))
     return out

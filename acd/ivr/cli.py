@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from acd.errors import ConfigError
+from acd.ivr.catalog import FlowCatalog, catalog_from_settings
 from acd.ivr.graph import render
 from acd.ivr.loader import check_flow, load_folder, read_sounds, settings_from_env
 from acd.ivr.problems import FlowError, FlowWarning
@@ -17,13 +20,41 @@ def _sounds_near(path: Path) -> set[str] | None:
     return read_sounds(listed) if listed.is_file() else None
 
 
+def _catalog(config: str | None, sounds_dir: str | None) -> FlowCatalog | None:
+    """The catalog of `config`, else of the configuration `acd run` would read (ACD_CONFIG,
+    else config/acd.yaml) when there is one. ConfigError when it is wrong."""
+    from acd.config import DEFAULT_CONFIG, load_settings
+
+    path = Path(config) if config else Path(os.environ.get("ACD_CONFIG", str(DEFAULT_CONFIG)))
+    if not path.is_file():
+        if config:
+            raise ConfigError(f"{config}: no such configuration file", file=config)
+        return None
+    settings = load_settings(path, env={})
+    if sounds_dir is not None:
+        settings.ivr.sounds_dir = sounds_dir
+    try:
+        return catalog_from_settings(settings)
+    except ValueError as e:
+        raise ConfigError(f"{path}: ivr: {e}", file=str(path)) from None
+
+
 def validate_cmd(
-    paths: Sequence[str], out: TextIO | None = None, err: TextIO | None = None
+    paths: Sequence[str],
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    *,
+    config: str | None = None,
+    use_config: bool = True,
+    sounds_dir: str | None = None,
 ) -> int:
     """Check flow files and folders like a compiler: 0 when clean, 1 on any error.
 
     Warnings are printed but do not fail. A `sounds.txt` beside the flows is used
-    to check that every prompt exists.
+    to check that every prompt exists. The flows are checked against a
+    configuration (queues, chains, lists, schedules, http allow-list, installed
+    sounds): `config`, else the one `acd run` would read, unless `use_config` is
+    False. With no paths: the shipped `ivr_flows` against `config/acd.yaml`.
     """
     out = out or sys.stdout
     err = err or sys.stderr
@@ -31,13 +62,19 @@ def validate_cmd(
     warnings: list[FlowWarning] = []
     count = 0
     settings = settings_from_env()
+    try:
+        catalog = _catalog(config, sounds_dir) if use_config else None
+    except ConfigError as e:
+        print(f"configuration: {e.message}", file=err)
+        return 1
     for raw in paths or ["ivr_flows"]:
         path = Path(raw)
         if path.is_dir():
-            flows, errs, warns = load_folder(path, _sounds_near(path), settings)
+            flows, errs, warns = load_folder(path, _sounds_near(path), settings, catalog)
             count += len(flows)
         elif path.exists():
-            flow, errs, warns = check_flow(path, _sounds_near(path), settings=settings)
+            flow, errs, warns = check_flow(path, _sounds_near(path), settings=settings,
+                                           catalog=catalog)
             count += flow is not None
         else:
             errs, warns = [FlowError(raw, 1, 1, None, "no such file or folder")], []

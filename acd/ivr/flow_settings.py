@@ -13,6 +13,8 @@ escaped; settings are not: they are the operator's, not the caller's). A
 deployment overrides a default with `ACD_FLOW_<NAME>` in the environment
 (`ACD_FLOW_DEMO_URL=https://crm.internal/demo`) or `FlowRegistry(settings=...)`.
 The values are part of the flow's version, so changing one reloads the flow.
+A value may use another setting (`${settings.api_url}/demo`, one level deep);
+acd always supplies `api_url`, the address of its own REST API (api.host, api.port).
 """
 
 from __future__ import annotations
@@ -76,9 +78,31 @@ def apply_settings(data: Any, overrides: Mapping[str, str], report: Report) -> d
                    None, at_value=True)
         else:
             resolved[key] = str(overrides.get(key, default))
+    _settings_in_settings(resolved, report)
     if "nodes" in data:
         data["nodes"] = _substitute(data["nodes"], ("nodes",), resolved, report)
     return resolved
+
+
+def _settings_in_settings(resolved: dict[str, str], report: Report) -> None:
+    # A setting's value may use another setting, one level deep:
+    #   api_url: http://127.0.0.1:8080          (acd fills it from api.host/api.port)
+    #   orders_url: ${settings.api_url}/demo/orders
+    raw = dict(resolved)
+    for key, value in raw.items():
+        if "${" not in value:
+            continue
+
+        def one(m: re.Match[str], key: str = key) -> str:
+            name = m.group(1)
+            if name in raw and "${" not in raw[name]:
+                return raw[name]
+            report(("settings", key), f"setting '{key}' uses '${{settings.{name}}}', which is "
+                   "not a declared setting with a plain value", suggest(name, raw),
+                   at_value=True)
+            return m.group(0)
+
+        resolved[key] = _REF.sub(one, value)
 
 
 def _substitute(value: Any, path: Path_, resolved: Mapping[str, str], report: Report) -> Any:

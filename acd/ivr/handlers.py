@@ -7,7 +7,6 @@ with `run.goto()` (the engine drives the jump) and never recurse.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,7 @@ from acd.ivr.model import (
     SubflowNode,
     SwitchNode,
 )
+from acd.ivr.pattern import full_match
 from acd.ivr.runtime import MAX_SUBFLOW_DEPTH, Frame, Run
 from acd.ivr.say import say_prompts
 from acd.ivr.secret import Secret, mask
@@ -193,7 +193,7 @@ def _collect_done(run: Run, node: CollectNode) -> None:
     value, st.buffer = st.buffer.reveal(), Secret()
     ok = len(value) >= node.min_digits
     if ok and node.pattern is not None:
-        ok = re.fullmatch(node.pattern, value) is not None
+        ok = full_match(node.pattern, value)
     if ok and node.luhn:
         ok = luhn_ok(value)
     if not ok:

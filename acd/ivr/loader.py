@@ -15,14 +15,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from acd.ivr import checks
-from acd.ivr.analysis import analyse
+from acd.ivr import checks, strict
+from acd.ivr.analysis import analyse, sccs
+from acd.ivr.catalog import FlowCatalog, check_refs
 from acd.ivr.flow_settings import apply_settings, flow_digest, settings_from_env
-from acd.ivr.model import NODE_TYPES, Flow, Mark, Node, SubflowNode, field_names
+from acd.ivr.model import NODE_TYPES, Flow, Node, SubflowNode, field_names
 from acd.ivr.problems import FlowError, FlowWarning, suggest
+from acd.ivr.source import MAX_NODES, too_big
+from acd.ivr.source import Doc as _Doc
+from acd.ivr.source import parse as _parse
 
 __all__ = [
     "FlowError",
@@ -49,88 +52,6 @@ Path_ = tuple[str, ...]
 class LoadedFlow:
     flow: Flow
     warnings: list[FlowWarning] = field(default_factory=list)
-
-
-# ------------------------------------------------------------------------- YAML
-
-
-@dataclass
-class _Doc:
-    file: str
-    data: Any
-    key_marks: dict[Path_, Mark] = field(default_factory=dict)
-    value_marks: dict[Path_, Mark] = field(default_factory=dict)
-    errors: list[FlowError] = field(default_factory=list)
-
-    def mark(self, path: Path_) -> Mark:
-        p = path
-        while p:
-            if p in self.key_marks:
-                return self.key_marks[p]
-            if p in self.value_marks:
-                return self.value_marks[p]
-            p = p[:-1]
-        return Mark(1, 1)
-
-    def value_mark(self, path: Path_) -> Mark:
-        return self.value_marks.get(path) or self.mark(path)
-
-    def error(
-        self, path: Path_, message: str, suggestion: str | None = None, *, at_value: bool = False
-    ) -> None:
-        m = self.value_mark(path) if at_value else self.mark(path)
-        node = path[1] if len(path) > 1 and path[0] == "nodes" else None
-        self.errors.append(FlowError(self.file, m.line, m.column, node, message, suggestion))
-
-
-def _mark(node: yaml.Node) -> Mark:
-    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
-
-
-def _index(doc: _Doc, node: yaml.Node, path: Path_) -> None:
-    """Record where every key and value is, and refuse duplicate keys."""
-    doc.value_marks[path] = _mark(node)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for knode, vnode in node.value:
-            key = str(knode.value) if isinstance(knode, yaml.ScalarNode) else "?"
-            if key == "<<":
-                continue
-            sub = (*path, key)
-            if key in seen:
-                m, first = _mark(knode), doc.key_marks[sub].line
-                where: str | None = None
-                if path == ("nodes",):
-                    where, what = key, f"node id '{key}' is used twice (first on line {first})"
-                else:
-                    where = path[1] if len(path) > 1 and path[0] == "nodes" else None
-                    what = f"duplicate key '{key}' (first on line {first})"
-                doc.errors.append(FlowError(doc.file, m.line, m.column, where, what))
-            seen.add(key)
-            doc.key_marks[sub] = _mark(knode)
-            _index(doc, vnode, sub)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index(doc, item, (*path, str(i)))
-
-
-def _parse(text: str, file: str) -> _Doc:
-    doc = _Doc(file, None)
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is not None:
-            _index(doc, root, ())
-            doc.data = loader.construct_document(root)
-    except yaml.MarkedYAMLError as e:
-        m = e.problem_mark or e.context_mark
-        line, col = (m.line + 1, m.column + 1) if m else (1, 1)
-        doc.errors.append(FlowError(file, line, col, None, f"YAML syntax: {e.problem}"))
-    except yaml.YAMLError as e:
-        doc.errors.append(FlowError(file, 1, 1, None, f"YAML: {e}"))
-    finally:
-        loader.dispose()
-    return doc
 
 
 # ------------------------------------------------------------------- validation
@@ -225,11 +146,17 @@ def _top(doc: _Doc) -> dict[str, Any] | None:
             doc.error((), f"missing top-level key '{key}'")
     if "name" in data and not (isinstance(data["name"], str) and data["name"].strip()):
         doc.error(("name",), "'name' must be a non-empty text", at_value=True)
+    elif "name" in data and (why := strict.flow_name_problem(data["name"])):
+        doc.error(("name",), why, at_value=True)
     numbers = data.get("numbers", [])
     if not isinstance(numbers, list) or not all(
         isinstance(n, str | int) and not isinstance(n, bool) for n in numbers
     ):
         doc.error(("numbers",), "'numbers' must be a list of dialled numbers", at_value=True)
+    else:
+        for i, n in enumerate(numbers):
+            if why := strict.number_problem(str(n)):
+                doc.error(("numbers", str(i)), why, at_value=True)
     if not isinstance(data.get("default", False), bool):
         doc.error(("default",), "'default' must be true or false", at_value=True)
     lang = data.get("language", "en")
@@ -238,6 +165,10 @@ def _top(doc: _Doc) -> dict[str, Any] | None:
                   at_value=True)
     if "nodes" in data and not (isinstance(data["nodes"], dict) and data["nodes"]):
         doc.error(("nodes",), "'nodes' must be a mapping of node id -> node", at_value=True)
+        return None
+    if "nodes" in data and len(data["nodes"]) > MAX_NODES:
+        doc.error(("nodes",), f"too many nodes: {len(data['nodes']):,} (a flow has at most "
+                  f"{MAX_NODES:,}; split it into subflows)")
         return None
     return data
 
@@ -284,16 +215,37 @@ def check_flow(
     *,
     text: str | None = None,
     settings: Mapping[str, str] | None = None,
+    catalog: FlowCatalog | None = None,
 ) -> tuple[Flow | None, list[FlowError], list[FlowWarning]]:
     """Load one file and return (flow or None, errors, warnings); never raises for bad input.
 
     `settings` override the defaults of the flow's `settings:` block (names the
-    flow does not declare are ignored: one mapping serves every flow).
+    flow does not declare are ignored: one mapping serves every flow). With a
+    `catalog`, every queue, chain, list, schedule, sound and URL the flow uses
+    must be one the configuration offers.
     """
     file = str(path)
+    try:
+        return _check(file, sounds, text, settings, catalog)
+    except Exception as e:  # a bug of ours must refuse this file, not stop the others
+        logger.exception("checking flow file %s failed", file)
+        return None, [FlowError(file, 1, 1, None, f"internal error while checking the file "
+                                f"({type(e).__name__}); the file is refused")], []
+
+
+def _check(
+    file: str,
+    sounds: set[str] | None,
+    text: str | None,
+    settings: Mapping[str, str] | None,
+    catalog: FlowCatalog | None,
+) -> tuple[Flow | None, list[FlowError], list[FlowWarning]]:
     if text is None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            big = too_big(file, Path(file).stat().st_size)
+            if big is not None:
+                return None, [big], []
+            text = Path(file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             return None, [FlowError(file, 1, 1, None, f"cannot read the file: {e}")], []
     doc = _parse(text, file)
@@ -306,6 +258,9 @@ def check_flow(
     if flow is None:
         return None, sorted(doc.errors, key=lambda e: (e.line, e.column)), []
     errors, warnings = checks.check(flow)
+    errors += strict.check(flow)
+    if catalog is not None:
+        errors += check_refs(flow, catalog)
     more_errors, more_warnings = analyse(flow, sounds)
     errors += more_errors
     warnings += more_warnings
@@ -380,6 +335,32 @@ def cross_check(flows: Mapping[str, Flow], first: Iterable[str] = ()) -> list[Fl
                 errors.append(FlowError(file, m.line, m.column, node_id,
                                         f"subflow '{node.flow}' is not a known flow",
                                         suggest(node.flow, known)))
+    return errors + subflow_cycles(flows)
+
+
+def subflow_cycles(flows: Mapping[str, Flow]) -> list[FlowError]:
+    """A flow that calls itself, directly or through others, never ends: an error on
+    every subflow node that closes such a cycle."""
+    by_name = {f.name: f for f in flows.values()}
+    calls = {
+        f.name: sorted({n.flow for n in f.nodes.values()
+                        if isinstance(n, SubflowNode) and n.flow in by_name})
+        for f in flows.values()
+    }
+    errors: list[FlowError] = []
+    for comp in sccs(sorted(calls), calls):
+        members = set(comp)
+        if len(comp) == 1 and comp[0] not in calls[comp[0]]:
+            continue
+        cycle = " -> ".join([*sorted(comp), sorted(comp)[0]])
+        for name in sorted(comp):
+            flow = by_name[name]
+            for node_id, node in flow.nodes.items():
+                if isinstance(node, SubflowNode) and node.flow in members:
+                    m = flow.mark("nodes", node_id, "flow")
+                    errors.append(FlowError(flow.source, m.line, m.column, node_id,
+                                            f"subflow cycle: {cycle} (a flow may not call "
+                                            "itself, directly or through others)"))
     return errors
 
 
@@ -389,7 +370,10 @@ def flow_files(folder: str | Path) -> list[Path]:
 
 
 def load_folder(
-    path: str | Path, sounds: set[str] | None = None, settings: Mapping[str, str] | None = None
+    path: str | Path,
+    sounds: set[str] | None = None,
+    settings: Mapping[str, str] | None = None,
+    catalog: FlowCatalog | None = None,
 ) -> tuple[dict[str, Flow], list[FlowError], list[FlowWarning]]:
     """Load every `*.yaml` in a folder: (flows by name, errors, warnings).
 
@@ -403,7 +387,7 @@ def load_folder(
     errors: list[FlowError] = []
     warnings: list[FlowWarning] = []
     for file in flow_files(folder):
-        flow, errs, warns = check_flow(file, sounds, settings=settings)
+        flow, errs, warns = check_flow(file, sounds, settings=settings, catalog=catalog)
         errors += errs
         warnings += warns
         if flow is not None:

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from acd.ivr.pattern import problem as pattern_problem
+
 DIGITS = "0123456789*#"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 QUEUE_EXIT_REASONS = ("max_wait", "callback", "no_agents", "full")
@@ -254,11 +256,9 @@ class CollectNode(NodeBase):
     @field_validator("pattern")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"pattern is not a valid regular expression: {e}") from None
+        why = None if v is None else pattern_problem(v)
+        if why is not None:
+            raise ValueError(why)
         return v
 
     @model_validator(mode="after")
@@ -404,7 +404,7 @@ class HttpNode(NodeBase):
     params: TextMap = Field(default_factory=dict)
     headers: TextMap = Field(default_factory=dict)
     body: dict[str, Any] | None = None
-    timeout: float = Field(default=5.0, gt=0, le=60)
+    timeout: float = Field(default=5.0, gt=0, le=10)  # http_policy.MAX_TIMEOUT
     response: TextMap = Field(default_factory=dict)
     next: str
     on_failure: str

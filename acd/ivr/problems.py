@@ -54,6 +54,12 @@ class FlowError(ConfigError):
             self.message, self.suggestion
         )
 
+    def __reduce__(self) -> tuple[type[FlowError], tuple[str, int, int, str | None, str,
+                                                          str | None]]:
+        # Errors come back from the worker process that checks flow files.
+        return (FlowError, (self.file, self.line, self.column, self.node, self.message,
+                            self.suggestion))
+
     def __repr__(self) -> str:
         return f"FlowError({self!s})"
 

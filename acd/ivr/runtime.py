@@ -23,6 +23,7 @@ from acd.ivr.actions import (
 from acd.ivr.interp import interpolate
 from acd.ivr.model import GOODBYE, Flow, Node
 from acd.ivr.secret import Secret
+from acd.ivr.strict import media_problem
 
 ERROR_PROMPT = "sound:acd-error"
 MAX_STEPS = 1000  # node entries in one call of start()/step()
@@ -179,6 +180,9 @@ class Run:
         """
         st = self.st
         st.after, st.after_target, st.interruptible = after, target, interruptible
+        # A prompt built from a variable is checked like a written one: a name that
+        # climbs out of the sounds folder is skipped, never played.
+        prompts = [p for p in prompts if media_problem(p) is None]
         if not prompts:
             self.continue_after()
             return

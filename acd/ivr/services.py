@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ from acd.ivr.model import (
 )
 from acd.ivr.runtime import Run
 from acd.ivr.secret import Secret
+from acd.ivr.strict import transfer_problem
 
 Handler = Callable[[Run, Any], None]
 
@@ -93,12 +94,20 @@ def queue_exit(run: Run, node: QueueNode, reason: str) -> None:
 
 
 def enter_transfer(run: Run, node: TransferNode) -> None:
+    kind: Literal["endpoint", "extension", "external"]
     if node.endpoint is not None:
-        run.terminal(Transfer("endpoint", run.text(node.endpoint), node.context))
+        kind, rule, target = "endpoint", "endpoint", run.text(node.endpoint)
     elif node.extension is not None:
-        run.terminal(Transfer("extension", run.text(node.extension), node.context))
+        kind, rule, target = "extension", "extension", run.text(node.extension)
     else:
-        run.terminal(Transfer("external", run.text(node.number or ""), node.context))
+        kind, rule, target = "external", "number", run.text(node.number or "")
+    # A target built from variables is checked again as it will be dialled: a second
+    # dial string ('&') or dial options (',') from a caller or a web service end the call.
+    if transfer_problem(rule, target) is not None:
+        run.st.variables["transfer_refused"] = rule
+        run.polite_hangup()
+        return
+    run.terminal(Transfer(kind, target, node.context))
 
 
 # ----------------------------------------------------------------------- schedule

@@ -15,9 +15,11 @@ STRATEGIES: tuple[Strategy, ...] = (
     "top_down", "ring_all",
 )
 FailReason = Literal["noanswer", "busy", "unreachable", "error", "rejected"]
-# Failures that are the agent's doing count towards auto-pause and the retry delay;
+# Failures that are the agent's doing count towards auto-pause;
 # "error" (ours) and "rejected" (the call side refused the offer) do not.
-COUNTED_FAILURES: frozenset[str] = frozenset({"noanswer", "busy", "unreachable"})
+# "unreachable" (the phone could not be reached: unregistered, Allocation failed,
+# 404/480/503) is the phone's doing, not the agent's: the call goes on at once.
+COUNTED_FAILURES: frozenset[str] = frozenset({"noanswer", "busy"})
 ExitReason = Literal["full", "max_wait", "no_agents"]
 
 
@@ -43,6 +45,13 @@ class QueueDef(_Frozen):
     # logs out. Callback tasks stay: nobody is on the line to send anywhere.
     join_empty: bool = True
     leave_empty: bool = False
+    # Ring an agent whose phone is in use on a call acd did not place (app_queue's
+    # ringinuse); an unregistered or unreachable phone is never rung.
+    ring_in_use: bool = False
+    # What the state of an agent serving this queue does when their phone comes and
+    # goes (acd/agents/phone.py Policy: keep | available | login | pause); an agent's
+    # own phone_policy wins, None: phones.policy.
+    phone_policy: Literal["keep", "available", "login", "pause"] | None = None
 
 
 class StepDef(_Frozen):

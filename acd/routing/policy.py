@@ -138,6 +138,7 @@ def call_record(req: QueueRequest, queue: QueueDef, settings: RoutingSettings, o
         "score": str(rank_score(priority, req.enqueued_at_ms, settings.aging_per_minute)),
         "enq": req.enqueued_at_ms, "prio": priority, "caller": req.caller,
         "strat": queue.strategy, "ring": queue.ring_timeout, "wrap": queue.wrapup,
+        "riu": queue.ring_in_use,
         "steps": [{"u": s.until_ms, "alts": [a.to_json() for a in s.alternatives]}
                   for s in steps],
     }

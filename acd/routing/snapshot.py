@@ -12,8 +12,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from acd.agents.model import AgentView
+from acd.agents.phone import DEVICES, REGISTRATIONS, Phone, offerable
 from acd.routing import policy
 from acd.routing.model import QueueDef
+
+
+def _ready(a: AgentView, q: QueueDef | None) -> bool:
+    reg = a.phone_registration if a.phone_registration in REGISTRATIONS else "unknown"
+    dev = a.phone_device if a.phone_device in DEVICES else "unknown"
+    phone = Phone(reg, dev)
+    return a.state == "available" and offerable(phone, q.ring_in_use if q else False)
 
 
 def build_snapshot(queues: Mapping[str, QueueDef], calls: Mapping[str, str],
@@ -42,6 +50,8 @@ def build_snapshot(queues: Mapping[str, QueueDef], calls: Mapping[str, str],
             "connected": sum(1 for r in recs if r.get("st") == "connected"),
             "agents_staffed": len(staffed),
             "agents_available": sum(1 for a in staffed if a.state == "available"),
+            # ...of whom the phone can take a call now (registered, reachable, free).
+            "agents_ready": sum(1 for a in staffed if _ready(a, q)),
             "average_handle_s": round(float(aht) / 1000, 1) if aht else None,
             "calls": [{
                 "call_id": r["id"], "position": i + 1, "priority": r.get("prio", 0),

@@ -186,7 +186,8 @@ def app_json(world: World, name: str) -> JsonDict:
     return {"name": name,
             "channel_ids": [c.id for c in world.channels.values() if c.app == name],
             "bridge_ids": [b.id for b in world.bridges.values() if b.app == name],
-            "endpoint_ids": [], "device_names": [],
+            "endpoint_ids": world.lines.endpoint_ids(name),
+            "device_names": world.lines.device_names(name),
             "events_allowed": app.allowed, "events_disallowed": app.disallowed}
 
 
@@ -221,15 +222,40 @@ async def event_filter(request: web.Request) -> web.Response:
     return json_ok(app_json(world, name))
 
 
+@routes.post("/ari/applications/{app}/subscription")
+async def subscribe(request: web.Request) -> web.Response:
+    name = _known_app(request)
+    world = _world(request)
+    world.lines.subscribe(name, await _sources(request))
+    return json_ok(app_json(world, name))
+
+
+@routes.delete("/ari/applications/{app}/subscription")
+async def unsubscribe(request: web.Request) -> web.Response:
+    name = _known_app(request)
+    world = _world(request)
+    world.lines.unsubscribe(name, await _sources(request))
+    return json_ok(app_json(world, name))
+
+
+async def _sources(request: web.Request) -> list[str]:
+    raw = (await params(request)).get("eventSource")
+    sources = [s for s in str(raw or "").split(",") if s]
+    if not sources:
+        raise AriReply(400, "Missing parameter eventSource")
+    return sources
+
+
 def endpoint_json(world: World, tech: str, resource: str) -> JsonDict:
     phone = world.phone(tech, resource)
-    state = "offline" if phone is None or phone.behaviour == "unreachable" else "online"
-    ids = [c.id for c in world.channels.values() if c.tech == tech and c.resource == resource]
-    return {"technology": tech, "resource": resource, "state": state, "channel_ids": ids}
+    out = world.lines.endpoint_json(tech, resource)
+    if phone is None or phone.behaviour == "unreachable":
+        out["state"] = "offline"
+    return out
 
 
 def _endpoints(world: World, tech: str | None) -> list[JsonDict]:
-    keys = {("PJSIP", "caller-trunk"), *world.endpoints}
+    keys = {("PJSIP", "caller-trunk"), *world.endpoints, *world.lines.lines}
     return [endpoint_json(world, t, r) for t, r in sorted(keys) if tech in (None, t)]
 
 

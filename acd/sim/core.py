@@ -21,12 +21,13 @@ from acd.sim.bridging import Bridging
 from acd.sim.control import ControlQueue
 from acd.sim.errors import AriReply, allocation_failed, channel_not_found
 from acd.sim.hub import Hub
+from acd.sim.lines import Lines
 from acd.sim.media import Media
 from acd.sim.model import CAUSE_TEXT, Bridge, Channel, JsonDict, Phone, ari_time, dumps, kit_phone
 
 logger = logging.getLogger(__name__)
 
-HangupKind = Literal["remote", "app", "busy", "timeout"]
+HangupKind = Literal["remote", "app", "busy", "timeout", "media"]
 RTP_QOS = ("RTPAUDIOQOS", "RTPAUDIOQOSJITTER", "RTPAUDIOQOSLOSS", "RTPAUDIOQOSRTT",
            "RTPAUDIOQOSMES")
 DTMF_GAP = 0.3          # seconds between the digits of one key press burst
@@ -57,6 +58,7 @@ class World:
         self.stasis_failures = 0
         self.media = Media(self)
         self.bridging = Bridging(self)
+        self.lines = Lines(self)
 
     # -- identity and time -------------------------------------------------------
     def next_id(self) -> tuple[str, int]:
@@ -106,6 +108,7 @@ class World:
             ch.state = state
             ch.changed()
             self.ev(ch, "ChannelStateChange")
+            self.lines.device_changed(ch.tech, ch.resource)
 
     # -- lookups -------------------------------------------------------------------
     def channel(self, channel_id: str) -> Channel:
@@ -164,8 +167,10 @@ class World:
         return ch.id
 
     def default_app(self) -> str:
-        """The dialplan's Stasis app: the only one with a client connected, else "acd"."""
-        live = [name for name, a in self.hub.apps.items() if a.connections]
+        """The dialplan's Stasis app: the only one with a client connected, else "acd".
+        acd's phones app ("<app>-phones", events only) never takes calls."""
+        live = [name for name, a in self.hub.apps.items()
+                if a.connections and not name.endswith("-phones")]
         return live[0] if len(live) == 1 else "acd"
 
     def press(self, channel_id: str, digits: str) -> None:
@@ -195,8 +200,11 @@ class World:
         phone = self.phone(tech, resource) if resource else None
         # An unregistered PJSIP endpoint has no contact to build the INVITE for, so
         # chan_pjsip refuses the channel request itself: the same 500 as no endpoint.
-        if phone is None or phone.behaviour == "unreachable":
+        if (phone is None or phone.behaviour == "unreachable"
+                or not self.lines.online(tech, resource)):
             raise allocation_failed()
+        if self.lines.line(tech, resource).dead:  # registered, but nobody answers
+            phone = Phone("noanswer", ring=False)
         return tech, resource, phone
 
     def create(self, endpoint: str, app: str | None, app_args: str = "",
@@ -272,6 +280,7 @@ class World:
             ch.dial_timer = None
         self.set_state(ch, "Up")
         self.dial_event(ch, "ANSWER", dialstring)
+        self.lines.answered(ch)
         if ch.kind == "originate" and ch.app is None:
             self._to_dialplan(ch)      # originated to an extension, not to an app
         elif ch.kind == "originate" and ch.app is not None:
@@ -354,6 +363,8 @@ class World:
                 self.ev(ch, "ChannelHangupRequest")
         elif how == "busy":
             self.ev(ch, "ChannelHangupRequest", members({"cause": 17, "tech_cause": 486}))
+        elif how == "media":  # chan_pjsip's RTP timeout: soft, AST_SOFTHANGUP_DEV (1)
+            self.ev(ch, "ChannelHangupRequest", members({"cause": 1, "soft": True}))
         else:     # the app's DELETE, and a ring timeout, are soft hang-ups with cause 32
             self.ev(ch, "ChannelHangupRequest", members({"cause": 32, "soft": True}))
 
@@ -432,6 +443,7 @@ class World:
         if ch.snoop_of is not None and ch in ch.snoop_of.snoops:
             ch.snoop_of.snoops.remove(ch)
         self.channels.pop(ch.id, None)
+        self.lines.device_changed(ch.tech, ch.resource)
 
     # -- the control side: phones and a look at everything ------------------------------
     def set_endpoint(self, tech: str, resource: str, behaviour: str, *,

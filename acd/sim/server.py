@@ -21,6 +21,7 @@ from acd.clock import Clock
 from acd.sim import ari_channels, ari_other, simapi
 from acd.sim.core import World
 from acd.sim.hub import Hub
+from acd.sim.lines import Lines
 from acd.sim.model import Phone
 from acd.sim.state import snapshot
 from acd.sim.web import WORLD, make_middleware
@@ -113,6 +114,11 @@ class Simulator:
         """How the phone behind tech/resource answers: answer, busy, noanswer, unreachable."""
         return self.world.set_endpoint(tech, resource, behaviour, answer_after=answer_after,
                                        hangup_after=hangup_after, ring=ring)
+
+    @property
+    def lines(self) -> Lines:
+        """The phones' registrations and health (acd/sim/lines.py)."""
+        return self.world.lines
 
     def state(self) -> dict[str, Any]:
         """Channels, bridges, playbacks, recordings, apps and counters, as JSON-able data."""

@@ -6,6 +6,10 @@
     POST   /sim/channels/{id}/dtmf            the phone on a channel presses keys
     DELETE /sim/channels/{id}                 the phone on a channel hangs up
     POST   /sim/apps/{app}/drop               drop the app's events WebSockets
+    GET    /sim/endpoints/{tech}/{resource}   the phone and its line (registration, health)
+    POST   /sim/endpoints/{tech}/{resource}/{register|unregister|unreachable|reachable|die}
+    POST   /sim/endpoints/{tech}/{resource}/calls   the phone starts a call acd did not place
+    DELETE /sim/endpoints/{tech}/{resource}/calls   ... and ends it
 
 Bodies are JSON; see acd/sim/README.md for every field.
 """
@@ -77,12 +81,65 @@ async def set_endpoint(request: web.Request) -> web.Response:
         raise AriReply(400, f"behaviour must be one of {', '.join(BEHAVIOURS)}")
     answer_after = _number(body, "answer_after", 0.5)
     world = request.app[WORLD]
-    phone = world.set_endpoint(request.match_info["tech"], request.match_info["resource"],
-                               behaviour, answer_after=answer_after or 0.0,
-                               hangup_after=_number(body, "hangup_after", None),
-                               ring=bool(body.get("ring", True)))
-    return json_ok({"technology": request.match_info["tech"],
-                    "resource": request.match_info["resource"], **phone.as_json()})
+    tech, resource = request.match_info["tech"], request.match_info["resource"]
+    world.set_endpoint(tech, resource, behaviour, answer_after=answer_after or 0.0,
+                       hangup_after=_number(body, "hangup_after", None),
+                       ring=bool(body.get("ring", True)))
+    line = world.lines.line(tech, resource)
+    for key in ("rtp_timeout", "qualify"):
+        if key in body:
+            setattr(line, key, _number(body, key, None))
+    return _endpoint(world, tech, resource)
+
+
+def _endpoint(world: Any, tech: str, resource: str) -> web.Response:
+    phone = world.phone(tech, resource)
+    if phone is None:
+        raise AriReply(404, f"no phone behind {tech}/{resource}")
+    return json_ok({"technology": tech, "resource": resource, **phone.as_json(),
+                    **world.lines.line(tech, resource).as_json(),
+                    "device_state": world.lines.device_state(tech, resource)})
+
+
+@routes.get("/sim/endpoints/{tech}/{resource}")
+async def get_endpoint(request: web.Request) -> web.Response:
+    return _endpoint(request.app[WORLD], request.match_info["tech"],
+                     request.match_info["resource"])
+
+
+LINE_ACTIONS = ("register", "unregister", "unreachable", "reachable", "die")
+
+
+@routes.post("/sim/endpoints/{tech}/{resource}/{action}")
+async def line_action(request: web.Request) -> web.Response:
+    world = request.app[WORLD]
+    tech, resource = request.match_info["tech"], request.match_info["resource"]
+    action = request.match_info["action"]
+    if world.phone(tech, resource) is None:
+        raise AriReply(404, f"no phone behind {tech}/{resource}")
+    lines = world.lines
+    if action in ("register", "unregister"):
+        lines.set_registered(tech, resource, action == "register")
+    elif action in ("unreachable", "reachable"):
+        lines.set_reachable(tech, resource, action == "reachable")
+    elif action == "die":
+        lines.die(tech, resource)
+    elif action == "calls":
+        lines.other_call(tech, resource, +1)
+    else:
+        raise AriReply(404, f"unknown action {action!r}; one of {', '.join(LINE_ACTIONS)}, "
+                            "calls")
+    return _endpoint(world, tech, resource)
+
+
+@routes.delete("/sim/endpoints/{tech}/{resource}/calls")
+async def end_other_call(request: web.Request) -> web.Response:
+    world = request.app[WORLD]
+    tech, resource = request.match_info["tech"], request.match_info["resource"]
+    if world.lines.line(tech, resource).other_calls == 0:
+        raise AriReply(404, f"{tech}/{resource} is on no other call")
+    world.lines.other_call(tech, resource, -1)
+    return _endpoint(world, tech, resource)
 
 
 @routes.get("/sim/state")

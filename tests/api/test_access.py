@@ -137,11 +137,17 @@ async def test_health_is_public_and_metrics_need_a_supervisor(api: Api) -> None:
 
 
 async def test_demo_backends_only_in_demo_mode(api: Api) -> None:
-    assert (await api.client.get("/demo/orders/123456")).status == 404
     from aiohttp.test_utils import TestClient, TestServer
 
     from acd.api.app import make_api
 
+    api.h.app.settings.api.demo = False
+    plain = TestClient(TestServer(make_api(api.h.app), host="127.0.0.1"))
+    await plain.start_server()
+    try:
+        assert (await plain.get("/demo/orders/123456")).status == 404
+    finally:
+        await plain.close()
     api.h.app.settings.api.demo = True
     try:
         demo = TestClient(TestServer(make_api(api.h.app), host="127.0.0.1"))

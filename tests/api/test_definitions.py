@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from acd.api.app import make_api
 from acd.app import App
+from acd.routing.model import Offer, QueueRequest
 from tests.api.conftest import Api, api_over
 from tests.e2e.conftest import FLOWS, e2e_settings, running_harness
 
@@ -83,13 +84,24 @@ async def test_agents_and_queues_change_at_run_time_on_two_nodes(
     await until("b1 on node 2", lambda: "b1" in node2.agents.defs)
     h.sim.set_endpoint("PJSIP", "agent109", "answer", answer_after=0.5)
 
-    # Bea logs in through node 2; a caller of node 2 reaches her in billing.
+    # Bea logs in through node 2; a call node 2 queues in billing is offered to her.
+    # (Through routing: flows are checked against the queues acd started with, so a
+    # flow naming a queue added at run time waits for the flows' next reload.)
     hdrs = {**api.auth("super"), "Content-Type": "application/json"}
     resp = await client2.post("/api/agents/b1/login", json={}, headers=hdrs)
     assert resp.status == 200 and (await resp.json())["state"] == "available"
-    channel = h.sim.place_call("+15550150", "150", app=node2.settings.ari.app)
-    await h.wait_agent("b1", "on_call")
-    h.sim.remote_hangup(channel)
+    offers: list[Offer] = []
+
+    async def capture(offer: Offer) -> None:
+        offers.append(offer)
+    node2.router.on_offer = capture
+    res = await node2.router.enqueue(QueueRequest(call_id="c-billing", queue="billing",
+                                                  enqueued_at_ms=h.clock.ms()))
+    assert res.accepted
+    await until("an offer to b1", lambda: bool(offers))
+    assert (offers[0].agent_id, offers[0].queue) == ("b1", "billing")
+    assert await h.agent_state("b1") == "reserved"
+    await node2.router.dequeue("c-billing")
     await h.wait_agent("b1", "available")
 
     # Skills changed through node 2 reach node 1's routing.

@@ -142,7 +142,6 @@ async def test_no_secret_in_clear_in_logs_redis_or_postgres(
 async def test_cli_user_token_and_api(api: Api, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ACD_PG_DSN", api.h.app.settings.pg_dsn.get_secret_value())
-    monkeypatch.setenv("ACD_CONFIG", "/nonexistent.yaml")
     monkeypatch.setattr("sys.stdin", io.StringIO("gina-pass-1234\n"))
     assert await asyncio.to_thread(main, ["user", "add", "gina", "--role", "supervisor"]) == 0
     assert await api.h.app.people.users.verify("gina", "gina-pass-1234") is not None  # type: ignore[union-attr]

@@ -86,8 +86,10 @@ def acd_settings(ari_url: str, user: str, password: str, prefix: str, dsn: str, 
         "queues": [{"name": "sales", "skills": {"sales": 1}, "ring_timeout": ring_timeout,
                     "wrapup": wrapup}],
         "agents": [
-            {"id": "a1", "name": "Alice", "endpoint": endpoints[0], "skills": {"sales": 5}},
-            {"id": "a2", "name": "Bob", "endpoint": endpoints[1], "skills": {"sales": 3}},
+            {"id": "a1", "name": "Alice", "endpoint": endpoints[0], "skills": {"sales": 5},
+             "login": True},
+            {"id": "a2", "name": "Bob", "endpoint": endpoints[1], "skills": {"sales": 3},
+             "login": True},
         ],
     })
 

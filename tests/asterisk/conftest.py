@@ -37,6 +37,7 @@ def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.Aster
             pytest.fail(reason)
         pytest.skip(reason)
     harness.ensure_installed()
+    harness.ensure_prompts()
     inst = harness.start_asterisk(tmp_path_factory.mktemp("asterisk"))
     try:
         errors = inst.error_lines(inst.startup_log)

@@ -6,7 +6,9 @@ the SIP transport address and port (pjsip.conf), and the agents' phones, which g
 static contacts on SIPp phones (pjsip_wizard_local.conf, the site-local include).
 
 Phones (as in the recordings under ../shared/ari/traces):
-  agent100..agent279 answer, agent280..agent289 ring forever, agent290..agent299 are busy.
+  agent100..agent279 answer, agent280..agent284 ring forever, agent290..agent299 are busy;
+  agent285..agent288 have no contact until a test's SIPp phone REGISTERs; agent289
+  answers and sends no media (RTP timeout 4 s).
 Callers come from 127.0.0.2 (endpoint caller-trunk, context from-pstn) or from
 127.0.0.3 (bench-trunk, straight to app_queue).
 """
@@ -29,16 +31,24 @@ CONFIG = REPO / "config" / "asterisk"
 SIP_TEST = REPO / "sip_test"
 KIT_INSTALL = REPO.parent / "shared" / "asterisk" / "install.sh"
 
-ARI_USER = "acd"
-ARI_PASSWORD = "acd"  # what config/asterisk/ari.conf ships; the harness keeps it
+ARI_USER = "acd"  # the password is generated per instance (config/asterisk/make-secrets.sh)
 CALLER_IP = "127.0.0.2"
 BENCH_CALLER_IP = "127.0.0.3"
-PHONE_IPS = {"answer": "127.0.0.11", "noanswer": "127.0.0.12", "busy": "127.0.0.13"}
+PHONE_IPS = {"answer": "127.0.0.11", "noanswer": "127.0.0.12", "busy": "127.0.0.13",
+             "silent": "127.0.0.14"}
+# The tier's own softphones (REGISTER, calls between agents) send from here.
+SOFTPHONE_IP = "127.0.0.15"
+# agent289's phone answers and sends no media; its RTP timeout is this short so a
+# test sees Asterisk end the call (the shipped value is 30 s).
+SILENT_AGENT = 289
+SILENT_RTP_TIMEOUT = 4
 START_TIMEOUT = 30.0
 
 
 def agent_behaviour(number: int) -> str:
     """What the test phone of PJSIP/agent<number> does: answer, noanswer or busy."""
+    if number == SILENT_AGENT:
+        return "silent"
     if 280 <= number <= 289:
         return "noanswer"
     if 290 <= number <= 299:
@@ -47,6 +57,9 @@ def agent_behaviour(number: int) -> str:
 
 
 AGENT_NUMBERS = range(100, 300)
+# Phones with no static contact: they REGISTER (or stay unregistered) in the tests
+# (tests/asterisk/test_phones.py); out of the bench queue and the other scenarios.
+REGISTERING = range(285, 289)
 
 
 def skip_reason() -> str | None:
@@ -63,6 +76,13 @@ def ensure_installed() -> None:
     if shutil.which("asterisk") and shutil.which("sipp"):
         return
     subprocess.run([str(KIT_INSTALL)], check=True, capture_output=True, timeout=900)
+
+
+def ensure_prompts() -> None:
+    """Every prompt acd plays, as shipped (config/asterisk/make-prompts.sh; skips the
+    ones already there)."""
+    subprocess.run(["sh", str(CONFIG / "make-prompts.sh")], check=True, capture_output=True,
+                   timeout=600)
 
 
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
@@ -123,6 +143,16 @@ class AsteriskInstance:
     @property
     def conf(self) -> Path:
         return self.root / "asterisk.conf"
+
+    def agent_password(self, aor: str) -> str:
+        """The SIP password make-secrets.sh generated for agent phone `aor`."""
+        section = ""
+        for line in (self.root / "etc" / "pjsip_wizard_secrets.conf").read_text().splitlines():
+            if line.startswith("["):
+                section = line[1:].split("]", 1)[0]
+            elif section == aor and line.startswith("inbound_auth/password = "):
+                return line.split("=", 1)[1].strip()
+        raise RuntimeError(f"no password for {aor} in pjsip_wizard_secrets.conf")
 
     def env(self) -> dict[str, str]:
         """Environment for `acd run` against this Asterisk."""
@@ -222,18 +252,42 @@ def _rewrite(path: Path, pattern: str, repl: str) -> None:
 
 def prepare(root: Path, http_port: int, sip_port: int,
             phones: dict[str, tuple[str, int]]) -> None:
-    """Copy config/asterisk/ into root/etc and change only paths, ports and phones."""
+    """Copy config/asterisk/ into root/etc and change only paths, ports and phones; the
+    secrets are made as an installation makes them (make-secrets.sh)."""
     _write_asterisk_conf(root)
     etc = root / "etc"
     for f in CONFIG.glob("*.conf"):
-        shutil.copy(f, etc / f.name)
+        if not f.name.endswith(("_secrets.conf", "_local.conf")):  # a developer's own
+            shutil.copy(f, etc / f.name)
+    subprocess.run(["sh", str(CONFIG / "make-secrets.sh"), str(etc)], check=True,
+                   capture_output=True, timeout=60,
+                   env={**os.environ, "ACD_SECRETS_ENV": str(root / "secrets.env"),
+                        "ACD_DOCKER_ENV": ""})
     _rewrite(etc / "http.conf", r"^bindport\s*=.*$", f"bindport = {http_port}")
     _rewrite(etc / "pjsip.conf", r"^bind\s*=\s*0\.0\.0\.0:5060\s*$", f"bind = 127.0.0.1:{sip_port}")
+    # SIPp phones and callers answer no OPTIONS: the shipped qualify would mark them
+    # Unreachable, so these static contacts (and the carrier's) are not qualified.
+    _rewrite(etc / "pjsip.conf", r"^qualify_frequency\s*=\s*60.*$", "qualify_frequency = 0")
     lines = ["; written by tests/asterisk/harness.py: static contacts on SIPp phones"]
     for n in AGENT_NUMBERS:
+        if n in REGISTERING:
+            continue  # these register themselves (tests/asterisk/test_phones.py)
         ip, port = phones[agent_behaviour(n)]
-        lines += [f"[agent{n}](+)", f"aor/contact = sip:agent{n}@{ip}:{port}"]
+        lines += [f"[agent{n}](+)", f"aor/contact = sip:agent{n}@{ip}:{port}",
+                  "aor/qualify_frequency = 0"]
+        if n == SILENT_AGENT:
+            lines += [f"endpoint/rtp_timeout = {SILENT_RTP_TIMEOUT}"]
+    for n in REGISTERING:  # registered by SIPp, which answers no OPTIONS either
+        lines += [f"[agent{n}](+)", "aor/qualify_frequency = 0"]
     (etc / "pjsip_wizard_local.conf").write_text("\n".join(lines) + "\n")
+
+
+def ari_password(root: Path) -> str:
+    """The ARI password make-secrets.sh generated for the instance in root."""
+    for line in (root / "secrets.env").read_text().splitlines():
+        if line.startswith("ACD_ARI_PASSWORD="):
+            return line.split("=", 1)[1]
+    raise RuntimeError(f"no ACD_ARI_PASSWORD in {root / 'secrets.env'}")
 
 
 def start_asterisk(root: Path) -> AsteriskInstance:
@@ -250,7 +304,7 @@ def start_asterisk(root: Path) -> AsteriskInstance:
     prepare(root, http_port, sip_port, phones)
     inst = AsteriskInstance(
         root=root, ari_url=f"http://127.0.0.1:{http_port}", user=ARI_USER,
-        password=ARI_PASSWORD, sip_host="127.0.0.1", sip_port=sip_port,
+        password=ari_password(root), sip_host="127.0.0.1", sip_port=sip_port,
         log_path=root / "log" / "messages.log", console_path=root / "console.log",
         phones=phones,
     )

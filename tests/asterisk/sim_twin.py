@@ -127,10 +127,12 @@ async def run_twin(twin: Twin, redis_prefix: str, pg_dsn: str, tmp: Path,
             def sim_empty() -> bool:
                 return sim.channels == 0 and sim.bridges == 0
             await run.wait_for(sim_empty, "the simulator to have no channels and no bridges")
-            stream = run.app.stream
-            assert stream is not None
-            await run.wait_for(lambda: stream.events_received >= sim.hub.events_sent,
-                               "acd to read every event the simulator sent")
+            stream, phones = run.app.stream, run.app.phone_stream
+            assert stream is not None and phones is not None
+
+            def all_read() -> bool:  # the calls' app and the phones' app (device states)
+                return stream.events_received + phones.events_received >= sim.hub.events_sent
+            await run.wait_for(all_read, "acd to read every event the simulator sent")
             await stream.drain()
         return run
     finally:

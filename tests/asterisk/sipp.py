@@ -25,7 +25,7 @@ PCAPS = Path("/usr/share/sip-tester")
 DIGIT_PCAP = {**{str(d): str(d) for d in range(10)}, "*": "star", "#": "pound"}
 CALLER_SCENARIOS = ("caller.xml", "caller_abandon.xml")
 PHONE_SCENARIOS = {"answer": "agent_answer.xml", "busy": "agent_busy.xml",
-                   "noanswer": "agent_noanswer.xml"}
+                   "noanswer": "agent_noanswer.xml", "silent": "agent_silent.xml"}
 
 
 def _ms(seconds: float) -> str:
@@ -186,4 +186,32 @@ def phone(workdir: Path, behaviour: str, ip: str, port: int, *,
     xml.write_text(render_agent(behaviour, talk))
     args = ["-sf", str(xml), "-i", ip, "-p", str(port), "-mi", ip,
             "-mp", str(free_udp_pair(ip)), "-d", _ms(ring) if ring > 0 else "0"]
+    return Sipp(name=name, workdir=workdir, args=args)
+
+
+def register(workdir: Path, name: str, asterisk_host: str, asterisk_port: int, *,
+             aor: str, password: str, ip: str, expires: int = 60) -> Sipp:
+    """One REGISTER of `aor` (expires 0: every contact removed). Not started."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    xml = workdir / f"{name}.xml"
+    xml.write_text((SIP_TEST / "phone_register.xml").read_text())
+    port = free_port(ip, socket.SOCK_DGRAM)
+    contact = "*" if expires == 0 else f"<sip:{aor}@{ip}:{port}>"
+    args = [f"{asterisk_host}:{asterisk_port}", "-sf", str(xml), "-s", aor, "-au", aor,
+            "-ap", password, "-i", ip, "-p", str(port), "-m", "1",
+            "-key", "expires", str(expires), "-key", "contact", contact]
+    return Sipp(name=name, workdir=workdir, args=args)
+
+
+def phone_call(workdir: Path, name: str, asterisk_host: str, asterisk_port: int, *,
+               number: str, agent: str, password: str, ip: str,
+               hold: float = 20.0) -> Sipp:
+    """Agent `agent`'s softphone calls `number` (a colleague) and talks `hold` s."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    xml = workdir / f"{name}.xml"
+    xml.write_text(_set_timeout((SIP_TEST / "phone_call.xml").read_text(), "hold_ms", hold))
+    port = free_port(ip, socket.SOCK_DGRAM)
+    args = [f"{asterisk_host}:{asterisk_port}", "-sf", str(xml), "-s", number, "-au", agent,
+            "-ap", password, "-i", ip, "-p", str(port), "-mi", ip,
+            "-mp", str(free_udp_pair(ip)), "-m", "1", "-key", "agent", agent]
     return Sipp(name=name, workdir=workdir, args=args)

@@ -7,9 +7,10 @@ fraction of a second; assertions never depend on wall-clock durations.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,7 +32,8 @@ def e2e_settings(prefix: str, dsn: str, tmp: Path, **over: Any) -> Settings:
     data: dict[str, Any] = {
         "ari": {"url": "http://127.0.0.1:1", "app": f"acd-{prefix}", "user": "acd",
                 "password": "acd-test-secret"},
-        "api": {"host": "127.0.0.1", "port": 0},
+        # Demo mode: the example flows' back-ends under /demo (tests/e2e/test_api_*).
+        "api": {"host": "127.0.0.1", "port": 0, "demo": True},
         "redis_prefix": prefix,
         "pg_dsn": dsn,
         "flows": str(FLOWS),
@@ -50,6 +52,10 @@ def e2e_settings(prefix: str, dsn: str, tmp: Path, **over: Any) -> Settings:
         ],
     }
     data.update(over)
+    # These tests start with their agents logged in (issue 18 made "logged out until
+    # their last known state says otherwise" the default; tests/e2e/test_phones.py
+    # covers that).
+    data["agents"] = [{"login": True, **a} for a in data["agents"]]
     return Settings.model_validate(data)
 
 
@@ -61,6 +67,8 @@ class Harness(AcdChecks):
     pg: asyncpg.Pool
     prefix: str
     ended: dict[str, str]  # caller channel id -> call id, for calls acd finished
+    # Authorization for acd's API (an admin's token; set by running_harness).
+    api_headers: dict[str, str] = field(default_factory=dict)
 
     def watch(self, app: App) -> None:
         """Note each call `app` finishes (see `finished`)."""
@@ -111,12 +119,13 @@ H = TypeVar("H", bound=Harness)
 
 @asynccontextmanager
 async def running_harness(settings: Settings, *, cls: type[H] = Harness,  # type: ignore[assignment]
-                          phones: Mapping[str, Mapping[str, Any]] | None = None
-                          ) -> AsyncIterator[H]:
+                          phones: Mapping[str, Mapping[str, Any]] | None = None,
+                          api: bool = False) -> AsyncIterator[H]:
     """acd with `settings` on its own simulator (clock SPEED), with real Redis and
     PostgreSQL. Every agent's phone answers after 0.5 s unless `phones` (endpoint
     resource -> Simulator.set_endpoint keywords) says otherwise. Everything it
-    started is stopped afterwards, whatever acd the test left in `h.app`."""
+    started is stopped afterwards, whatever acd the test left in `h.app`. With
+    `api`, acd also serves its REST API (on `h.app.api_port`)."""
     clock = Clock(SPEED)
     sim = Simulator(clock, user="acd", password="acd-test-secret")
     port = await sim.start("127.0.0.1", 0)
@@ -127,7 +136,7 @@ async def running_harness(settings: Settings, *, cls: type[H] = Harness,  # type
             tech, _, resource = agent.endpoint.partition("/")
             how = (phones or {}).get(resource, {"behaviour": "answer", "answer_after": 0.5})
             sim.set_endpoint(tech, resource, **how)
-        app = App(settings, clock=clock, simulator=sim, start_api=False)
+        app = App(settings, clock=clock, simulator=sim, start_api=api)
         stack.push_async_callback(app.stop)
         await app.start()
         pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1,
@@ -138,6 +147,11 @@ async def running_harness(settings: Settings, *, cls: type[H] = Harness,  # type
                 ended={})
         h.watch(app)
         stack.push_async_callback(lambda: h.app.stop())  # a replacement acd, if any
+        if app.people is not None:  # a fresh admin's token, for tests calling the API
+            name = f"admin-{uuid.uuid4().hex[:8]}"
+            await app.people.users.add(name, "admin", uuid.uuid4().hex)
+            _, token = await app.people.users.create_token(name, "e2e tests")
+            h.api_headers = {"Authorization": f"Bearer {token}"}
         await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")
         yield h
 

@@ -20,14 +20,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+import yaml
 
 from acd.api.demo import DemoBackends, DemoServer
 from acd.app import App
 from acd.ari import events as ev
 from acd.calls.call import Call
 from acd.clock import Clock
+from acd.config import Settings
 from acd.ivr.loader import read_sounds
-from acd.routing.model import ChainDef, StepDef
 from acd.sim.server import Simulator
 from tests.e2e.conftest import SPEED, Harness, e2e_settings
 
@@ -35,23 +36,26 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "ivr_flows"
 USER, PASSWORD = "acd", "acd-test-secret"
 PROMPT_SECONDS = 1.0  # every acd-* prompt of the examples plays this long in the simulator
 
-QUEUES: list[dict[str, Any]] = [
-    {"name": "sales", "skills": {"sales": 1}, "ring_timeout": 3, "wrapup": 2},
-    {"name": "support", "skills": {"support": 1}, "ring_timeout": 3, "wrapup": 2},
-    {"name": "billing", "skills": {"billing": 1}, "ring_timeout": 3, "wrapup": 2},
-    {"name": "medical_emergency", "skills": {"medical": 1}, "ring_timeout": 3, "wrapup": 2},
-]
-AGENTS: list[dict[str, Any]] = [
-    {"id": "a1", "name": "Alice", "endpoint": "PJSIP/agent100", "skills": {"sales": 5}},
-    {"id": "a2", "name": "Bob", "endpoint": "PJSIP/agent101", "skills": {"sales": 3}},
-    {"id": "a3", "name": "Carol", "endpoint": "PJSIP/agent102", "skills": {"support": 5}},
-    {"id": "a4", "name": "Dora", "endpoint": "PJSIP/agent103",
-     "skills": {"medical": 1, "support": 1}, "login": False},
-]
-# Key accounts: their manager for 20 s (routing's preferred_timeout), then a senior
-# salesperson for 30 s, then anyone in sales.
-KEY_CLIENT_CHAIN = ChainDef(name="key_client", steps=[
-    StepDef(timeout=30, add_skills={"sales": 3}), StepDef(timeout=None)])
+SHIPPED_CONFIG = EXAMPLES.parent / "config" / "acd.yaml"
+# What the tests change in the shipped configuration: where things run, never what
+# the flows rely on (queues, chains, agents, lists, schedules, allow-list).
+INFRA = ("ari", "api", "sim", "redis_url", "redis_prefix", "redis_cluster", "pg_dsn", "flows",
+         "node_id", "writer")
+
+
+def shipped_settings(prefix: str, dsn: str, tmp: Path, flows: Path,
+                     allow: list[str]) -> Settings:
+    """config/acd.yaml as shipped, run on this test's Redis prefix, database, simulator
+    and flows folder; `allow` adds the test's own demo back-end to ivr.http_allow."""
+    shipped = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    infra = e2e_settings(prefix, dsn, tmp, flows=str(flows)).model_dump(
+        mode="json", include=set(INFRA))
+    infra["pg_dsn"] = dsn
+    infra["ari"]["password"] = "acd-test-secret"
+    data = {k: v for k, v in shipped.items() if k not in INFRA} | infra
+    data["ivr"] = {**data.get("ivr", {}),
+                   "http_allow": [*data.get("ivr", {}).get("http_allow", []), *allow]}
+    return Settings.model_validate(data)
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,8 @@ def copy_examples(dest: Path) -> Path:
 @contextlib.asynccontextmanager
 async def ivr_harness(prefix: str, dsn: str, tmp: Path, flows: Path,
                       monkeypatch: pytest.MonkeyPatch,
-                      backends: DemoBackends | None = None) -> AsyncIterator[IvrHarness]:
+                      backends: DemoBackends | None = None,
+                      allow: tuple[str, ...] = ()) -> AsyncIterator[IvrHarness]:
     async with contextlib.AsyncExitStack() as stack:
         demo = DemoServer(backends)
         await demo.start()
@@ -201,10 +206,12 @@ async def ivr_harness(prefix: str, dsn: str, tmp: Path, flows: Path,
         stack.push_async_callback(sim.stop)
         for sound in read_sounds(EXAMPLES / "sounds.txt"):
             sim.sounds[sound.removeprefix("sound:")] = PROMPT_SECONDS
-        settings = e2e_settings(prefix, dsn, tmp, flows=str(flows), queues=QUEUES,
-                                agents=AGENTS)
+        settings = shipped_settings(prefix, dsn, tmp, flows, allow=[f"{demo.url}/", *allow])
         settings.ari.url = f"http://127.0.0.1:{port}"
         for agent in settings.agents:
+            # Logged in at start as an operator would have them (a fresh start would
+            # otherwise restore the last state another test of the session left).
+            agent.login = True
             tech, _, resource = agent.endpoint.partition("/")
             sim.set_endpoint(tech, resource, "answer", answer_after=0.5)
         pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1,
@@ -220,10 +227,6 @@ async def ivr_harness(prefix: str, dsn: str, tmp: Path, flows: Path,
         api = await admin_session(app)
         stack.push_async_callback(api.close)
         assert app.router is not None and app.calls is not None
-        if not any(c.name == KEY_CLIENT_CHAIN.name for c in app.router.settings.chains):
-            # Settings cannot declare chains yet (see the report): give the router ours.
-            app.router.settings = app.router.settings.model_copy(
-                update={"chains": [*app.router.settings.chains, KEY_CLIENT_CHAIN]})
         h = IvrHarness(app=app, sim=sim, clock=clock, pg=pool, prefix=prefix, ended={},
                        demo=demo, tap=tap, api=api)
 
@@ -237,5 +240,13 @@ async def ivr_harness(prefix: str, dsn: str, tmp: Path, flows: Path,
 
         app.calls.on_call_ended = on_end
         await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")
+        agents = app.agents
+        assert agents is not None
+
+        async def phones_registered() -> bool:
+            # Before a test moves an agent: a registration heard later could log back
+            # in an agent the test logged out (phones.policy: login).
+            return all(v.phone_registration == "registered" for v in await agents.list())
+        await h.wait_for(phones_registered, "the agents' phones to register")
         yield h
 

@@ -1,4 +1,6 @@
-"""Every example flow of ivr_flows/ end to end: simulator, real Redis and PostgreSQL.
+"""Every example flow of ivr_flows/ end to end: simulator, real Redis and PostgreSQL,
+with the configuration as shipped (config/acd.yaml: its queues, chain, agents, lists,
+schedules and allow-list; only where things run is the test's).
 
 Each scenario asserts the path the call took through the flow, the prompts the
 simulator played (seen on an ARI event tap of our own), the queue events and
@@ -28,7 +30,7 @@ KEY_CLIENT = "+33140000001"
 async def ivr(redis_prefix: str, redis_client: Any, pg_dsn: str, tmp_path: Path,
               monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[IvrHarness]:
     backends = DemoBackends()
-    backends.accounts[KEY_CLIENT] = Account("Dupont SA", manager="a2")
+    backends.accounts[KEY_CLIENT] = Account("Dupont SA", manager="101")
     flows = copy_examples(tmp_path / "flows")
     async with ivr_harness(redis_prefix, pg_dsn, tmp_path, flows, monkeypatch, backends) as h:
         yield h
@@ -57,8 +59,13 @@ def version(h: IvrHarness, flow: str) -> str:
 # ------------------------------------------------------------------ main.yaml
 
 
-@pytest.mark.parametrize(("key", "queue", "agent"), [("1", "sales", "a1"),
-                                                      ("2", "support", "a3")])
+# The shipped agents log in in order: Alice (100) has been idle longest, and has
+# both sales and support.
+SHIPPED_AGENTS = ("100", "101", "102", "103", "104")
+
+
+@pytest.mark.parametrize(("key", "queue", "agent"), [("1", "sales", "100"),
+                                                      ("2", "support", "100")])
 async def test_main_menu_key_leads_to_its_queue(ivr: IvrHarness, key: str, queue: str,
                                                 agent: str) -> None:
     h = ivr
@@ -85,7 +92,7 @@ async def test_main_menu_silence_ends_with_goodbye(ivr: IvrHarness) -> None:
     assert h.prompts(ch) == sounds("acd-welcome", "acd-welcome", "acd-welcome", "acd-goodbye")
     assert await h.queue_events(snap.call_id) == []
     assert (row["queue"], row["outcome"]) == (None, "ivr_hangup")
-    for agent in ("a1", "a2", "a3"):
+    for agent in SHIPPED_AGENTS:
         assert await h.agent_state(agent) == "available"
     await h.assert_clean()
 
@@ -110,8 +117,8 @@ async def test_hotline_refuses_a_blocked_caller(ivr: IvrHarness) -> None:
 
 
 @pytest.mark.parametrize(("override", "dtmf", "tail", "queue", "agent"), [
-    ("open", [(2.5, "1")], ("welcome", "main_menu", "sales"), "sales", "a1"),
-    ("emergency", [], ("emergency",), "support", "a3"),
+    ("open", [(2.5, "1")], ("welcome", "main_menu", "sales"), "sales", "100"),
+    ("emergency", [], ("emergency",), "support", "100"),
 ])
 async def test_hotline_override_open_or_emergency(
         ivr: IvrHarness, override: str, dtmf: list[tuple[float, str]],
@@ -149,7 +156,7 @@ async def test_hotline_closed_takes_a_message(ivr: IvrHarness) -> None:
     assert h.prompts(ch) == sounds("acd-closed", "acd-leave-message")
     assert await h.queue_events(snap.call_id) == []
     assert row["queue"] is None and row["agent_id"] is None
-    for agent in ("a1", "a2", "a3"):
+    for agent in SHIPPED_AGENTS:
         assert await h.agent_state(agent) == "available"
     await h.assert_clean()
 
@@ -186,7 +193,7 @@ async def test_hotline_french_then_order_status_then_sales(ivr: IvrHarness) -> N
     h.sim.press(ch, "123456#")
     await h.wait_path(ch, "order_status/done", "main_menu")
     h.sim.press(ch, "1")
-    await hang_up_on_agent(h, ch, "a1")
+    await hang_up_on_agent(h, ch, "100")
     snap, row = await h.result(ch)
 
     assert snap.path == (*HOTLINE_ENTRY, "welcome", "main_menu", "language_fr", "main_menu",
@@ -202,9 +209,9 @@ async def test_hotline_french_then_order_status_then_sales(ivr: IvrHarness) -> N
                  if isinstance(e, ev.PlaybackStarted)]
     assert languages[:2] == ["en", "en"] and set(languages[2:]) == {"fr"}
     assert h.demo.backends.requests == 1
-    assert await h.queue_events(snap.call_id) == connected("a1")
+    assert await h.queue_events(snap.call_id) == connected("100")
     assert (row["flow"], row["queue"], row["outcome"]) == ("hotline", "sales", "answered")
-    await h.wait_agent("a1", "available")
+    await h.wait_agent("100", "available")
     await h.assert_clean()
 
 
@@ -245,16 +252,16 @@ async def test_key_client_goes_to_their_manager(ivr: IvrHarness, dialled: str,
     h = ivr
     await h.put(f"/api/lists/key_accounts/%2B{KEY_CLIENT[1:]}")
     ch = h.dial(KEY_CLIENT, dialled)
-    await hang_up_on_agent(h, ch, "a2")
-    assert await h.agent_state("a1") == "available"  # longest idle, but not the manager
+    await hang_up_on_agent(h, ch, "101")
+    assert await h.agent_state("100") == "available"  # longest idle, but not the manager
     snap, row = await h.result(ch)
 
     assert snap.path == entry
-    assert snap.variables["account_manager"] == "a2"
+    assert snap.variables["account_manager"] == "101"
     assert h.prompts(ch) == sounds("acd-welcome-key-client")
-    assert await h.queue_events(snap.call_id) == connected("a2")
-    assert (row["queue"], row["agent_id"], row["outcome"]) == ("sales", "a2", "answered")
-    await h.wait_agent("a2", "available")
+    assert await h.queue_events(snap.call_id) == connected("101")
+    assert (row["queue"], row["agent_id"], row["outcome"]) == ("sales", "101", "answered")
+    await h.wait_agent("101", "available")
     await h.assert_clean()
 
 
@@ -265,22 +272,24 @@ async def test_emergency_jumps_the_queue(ivr: IvrHarness) -> None:
     """Two support callers wait; an emergency arrives later and is served first."""
     h = ivr
     assert h.app.agents is not None
-    await h.app.agents.set_break("a3", "lunch")  # Dora (a4) is logged out
+    for agent in ("100", "102"):  # support; Carol (102) has medical too
+        await h.app.agents.set_break(agent, "lunch")
+    await h.app.agents.logout("103")  # Dave: support and medical
     first = h.dial("+15552001", "100", dtmf=[(0.5, "2")])
     await h.wait_waiting("support", 1)
     second = h.dial("+15552002", "100", dtmf=[(0.5, "2")])
     await h.wait_waiting("support", 2)
     urgent = h.dial("+15552999", "190")
     await h.wait_waiting("medical_emergency", 1)
-    await h.app.agents.login("a4")  # medical and support: takes the emergency first
-    await h.wait_agent("a4", "on_call")
-    assert (await h.app.agents.get("a4")).current_call == h.live(urgent).call_id
+    await h.app.agents.login("103")  # medical and support: takes the emergency first
+    await h.wait_agent("103", "on_call")
+    assert (await h.app.agents.get("103")).current_call == h.live(urgent).call_id
     await h.wait_waiting("support", 2)
     h.sim.remote_hangup(urgent)
     # After wrap-up, the longest-waiting support caller.
     await h.wait_for(lambda: h.live(first).connected_leg is not None, "the first caller served")
-    await h.wait_agent("a4", "on_call")
-    assert (await h.app.agents.get("a4")).current_call == h.live(first).call_id
+    await h.wait_agent("103", "on_call")
+    assert (await h.app.agents.get("103")).current_call == h.live(first).call_id
     assert h.live(second).connected_leg is None
     for ch in (first, second):
         h.sim.remote_hangup(ch)
@@ -289,15 +298,15 @@ async def test_emergency_jumps_the_queue(ivr: IvrHarness) -> None:
 
     assert u.path == ("announce", "queue")
     assert h.prompts(urgent) == sounds("acd-emergency")
-    assert await h.queue_events(u.call_id) == connected("a4")
-    assert await h.queue_events(f.call_id) == connected("a4")
+    assert await h.queue_events(u.call_id) == connected("103")
+    assert await h.queue_events(f.call_id) == connected("103")
     assert await h.queue_events(s.call_id) == [("enter", None), ("abandon", None)]
     assert urow["enqueued_at"] > frow["enqueued_at"] > srow["enqueued_at"] or (
         urow["enqueued_at"] > srow["enqueued_at"] > frow["enqueued_at"])
     assert urow["answered_at"] < frow["answered_at"]
-    assert (urow["queue"], urow["agent_id"]) == ("medical_emergency", "a4")
+    assert (urow["queue"], urow["agent_id"]) == ("medical_emergency", "103")
     assert (srow["outcome"], srow["agent_id"]) == ("abandoned", None)
-    rows = await h.pg.fetch("SELECT state FROM agent_states WHERE agent_id='a4' ORDER BY at")
+    rows = await h.pg.fetch("SELECT state FROM agent_states WHERE agent_id='103' ORDER BY at")
     assert [r["state"] for r in rows].count("on_call") == 2
     await h.assert_clean()
 

@@ -168,6 +168,9 @@ async def talk_then_hang_up(h: IvrHarness, channel_id: str, agent: str) -> None:
 
 async def test_reload_leaves_calls_on_their_version(small: IvrHarness) -> None:
     h = small
+    assert h.app.agents is not None
+    # Alice (100) has sales and support: on a break, each queue has one agent first in line.
+    await h.app.agents.set_break("100", "lunch")
     reg = registry(h)
     assert reg.errors == []
     old = in_force(h)
@@ -187,17 +190,17 @@ async def test_reload_leaves_calls_on_their_version(small: IvrHarness) -> None:
 
     h.sim.press(a, "1")
     h.sim.press(b, "1")
-    await talk_then_hang_up(h, a, "a1")
-    await talk_then_hang_up(h, b, "a3")
+    await talk_then_hang_up(h, a, "101")
+    await talk_then_hang_up(h, b, "102")
     (sa, ra), (sb, rb) = await h.result(a), await h.result(b)
 
     assert sa.path == ("menu", "sales") and sb.path == ("menu", "support")
     assert (ra["flow"], ra["flow_version"], ra["queue"], ra["agent_id"], ra["outcome"]) == (
-        "safety", old.version, "sales", "a1", "answered")
+        "safety", old.version, "sales", "101", "answered")
     assert (rb["flow"], rb["flow_version"], rb["queue"], rb["agent_id"], rb["outcome"]) == (
-        "safety", new.version, "support", "a3", "answered")
-    await h.wait_agent("a1", "available")
-    await h.wait_agent("a3", "available")
+        "safety", new.version, "support", "102", "answered")
+    await h.wait_agent("101", "available")
+    await h.wait_agent("102", "available")
     await h.assert_clean()
 
 
@@ -225,13 +228,13 @@ async def test_broken_file_is_refused_and_the_previous_version_runs(
     assert f"{path}:{MENU_TYPE_LINE}:" in shown and "unknown node type 'menuu'" in shown
 
     ch = h.dial("+15553003", "100", dtmf=[(0.5, "1")])
-    await talk_then_hang_up(h, ch, "a1")
+    await talk_then_hang_up(h, ch, "100")
     snap, row = await h.result(ch)
     assert snap.path == ("menu", "sales")
     assert (row["flow"], row["flow_version"], row["queue"], row["agent_id"],
-            row["outcome"]) == ("safety", old.version, "sales", "a1", "answered")
+            row["outcome"]) == ("safety", old.version, "sales", "100", "answered")
     assert await h.queue_events(snap.call_id) == [
-        ("enter", None), ("offer", "a1"), ("connect", "a1"), ("complete", "a1")]
+        ("enter", None), ("offer", "100"), ("connect", "100"), ("complete", "100")]
     assert reg.errors, "the broken file is still there: its error must stay reported"
-    await h.wait_agent("a1", "available")
+    await h.wait_agent("100", "available")
     await h.assert_clean()

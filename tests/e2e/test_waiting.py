@@ -226,6 +226,15 @@ async def test_unanswered_callback_is_retried_then_given_up(harness: Harness,
     await h.wait_agent("a1", "on_call", timeout=30)
     assert h.live(second).connected_leg is not None
     assert (await h.app.agents.get("a1")).missed_in_row == 0
+    assert h.app.writer is not None
+    writer = h.app.writer
+
+    async def first_attempt_written() -> bool:
+        # The attempt's row is written when its leg ends, which may be just after
+        # the agent took the next caller: flush, then look.
+        await writer.flush()
+        return bool(await h.pg.fetch("SELECT 1 FROM calls WHERE callback_of=$1", first_id))
+    await h.wait_for(first_attempt_written, "the first attempt's row", timeout=10)
     rows = await h.pg.fetch("SELECT * FROM calls WHERE callback_of=$1", first_id)
     assert [r["outcome"] for r in rows] == ["no_answer"]
     assert await h.app.router.position(first_id) == 1  # still first in line

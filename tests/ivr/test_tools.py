@@ -85,8 +85,8 @@ def test_readme_examples_are_valid(tmp_path: Path) -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
     nodes: dict[str, object] = {}
     for block in blocks:
-        if block.startswith("name:"):
-            continue  # the file layout, not a node
+        if block.startswith(("name:", "ivr:")):
+            continue  # the file layout or the configuration, not a node
         data = yaml.safe_load(block)
         nodes.update(data)
     assert {n["type"] for n in nodes.values()} == set(NODE_TYPES)  # type: ignore[index]
@@ -101,3 +101,58 @@ def test_readme_examples_are_valid(tmp_path: Path) -> None:
         nodes.update({m: {"type": "hangup"} for m in missing})
         flow_text = yaml.safe_dump({"name": "doc", "start": "hello", "nodes": nodes})
     assert [str(e) for e in errors] == []
+
+
+REPO = Path(__file__).parents[2]
+
+
+def test_validate_with_no_arguments_checks_the_shipped_flows_against_the_shipped_config(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("ACD_CONFIG", raising=False)
+    done = subprocess.run([sys.executable, "-m", "acd", "ivr", "validate"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0, "6 flow(s) ok, 0 error(s), 0 warning(s)\n", "")
+
+
+def test_validate_against_a_configuration_that_lacks_what_flows_use(tmp_path: Path) -> None:
+    config = tmp_path / "acd.yaml"
+    config.write_text("queues:\n  - {name: sales}\n  - {name: support}\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert validate_cmd([str(FLOWS)], out, err, config=str(config)) == 1
+    lines = err.getvalue().splitlines()
+    assert f"{FLOWS}/emergency.yaml:15:5: node 'queue': queue 'medical_emergency' is not " \
+           "defined in the configuration (queues:)" in lines
+    assert f"{FLOWS}/key_clients.yaml:34:5: node 'key_queue': chain 'key_client' is not " \
+           "defined in the configuration (routing.chains:)" in lines
+    assert f"{FLOWS}/hotline.yaml:11:5: node 'blocked': list 'blocked' is not declared in the " \
+           "configuration (ivr.lists:)" in lines
+    assert f"{FLOWS}/hotline.yaml:32:5: node 'hours': schedule 'hotline' is not declared in " \
+           "the configuration (ivr.schedules:)" in lines
+    assert any(line.startswith(f"{FLOWS}/order_status.yaml:30:5: node 'lookup': url refused: ")
+               for line in lines)
+    # The same files, the flows alone: clean.
+    assert validate_cmd([str(FLOWS)], io.StringIO(), io.StringIO(), use_config=False) == 0
+
+
+def test_validate_checks_prompts_against_an_installed_sounds_folder(tmp_path: Path) -> None:
+    sounds = tmp_path / "sounds"
+    (sounds / "en").mkdir(parents=True)
+    for name in ("acd-welcome", "acd-goodbye"):
+        (sounds / "en" / f"{name}.wav").write_bytes(b"")
+    err = io.StringIO()
+    assert validate_cmd([str(FLOWS / "main.yaml")], io.StringIO(), err,
+                        sounds_dir=str(sounds)) == 1
+    # The menu's invalid_prompt is not written: the engine's default, still checked.
+    assert err.getvalue() == (
+        f"{FLOWS / 'main.yaml'}:9:3: node 'welcome': prompt 'sound:acd-invalid' is not "
+        "installed in the sounds folder\n")
+
+
+def test_validate_with_a_missing_config() -> None:
+    err = io.StringIO()
+    assert validate_cmd([str(FLOWS)], io.StringIO(), err, config="/nonexistent.yaml") == 1
+    assert err.getvalue() == "configuration: /nonexistent.yaml: no such configuration file\n"

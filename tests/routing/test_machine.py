@@ -79,6 +79,16 @@ TABLE: list[tuple[AgentState, m.Event, AgentState | None, str]] = [
     ("on_call", m.Renew("r9", LATER + 5000), "on_call", ""),
     ("ringing", m.Renew("r1", LATER + 5000), "ringing", ""),
     ("wrap_up", m.Renew("r1", LATER + 5000), "wrap_up", ""),
+    # The phone (acd/agents/phone.py after_change): back ends acd's own breaks only.
+    ("break", m.PhoneBack(), "break", "lunch"),
+    ("logged_out", m.PhoneBack(), "logged_out", ""),
+    ("logged_out", m.PhoneBack(login=True), "available", "phone_registered"),
+    ("available", m.PhoneBack(login=True), "available", ""),
+    ("on_call", m.PhoneBack(login=True), "on_call", ""),
+    ("available", m.PhoneLost(), "break", "phone_lost"),
+    ("on_call", m.PhoneLost(), "on_call", ""),
+    ("wrap_up", m.PhoneLost(), "wrap_up", ""),
+    ("logged_out", m.PhoneLost(), "logged_out", ""),
 ]
 
 
@@ -151,6 +161,17 @@ def test_missed_offers_pause(missed: int, max_missed: int, counted: bool, state:
         assert t.status.reason == "missed_offers"
 
 
+@pytest.mark.parametrize(("reason", "state"), [
+    ("missed_offers", "available"), ("phone_lost", "available"), ("lunch", "break"),
+])
+def test_phone_back_ends_only_breaks_acd_gave(reason: str, state: str) -> None:
+    paused = m.Status(state="break", reason=reason, missed=3)
+    t = m.step(paused, m.PhoneBack(), NOW, max_missed=3)
+    assert t.status.state == state
+    if state == "available":
+        assert (t.status.reason, t.status.missed, t.changed) == ("phone_registered", 0, True)
+
+
 def test_answer_resets_missed_and_available_after_pause_resets_too() -> None:
     t = m.step(status("ringing", missed=2), m.Answered("r1", LATER), NOW, max_missed=3)
     assert t.status.missed == 0
@@ -168,11 +189,13 @@ EVENTS: list[m.Event] = [
     m.Failed("r1", False), m.Failed("r9", True), m.Released("r1"), m.Released("r9"),
     m.Ended("r1", LATER), m.Ended("r1", NOW), m.Ended("r9", LATER), m.Expire(),
     m.Expire(LATER), m.Renew("r1", LATER + 5000), m.Renew("r9", LATER + 5000),
+    m.PhoneBack(), m.PhoneBack(login=True), m.PhoneLost(),
 ]
 LUA_NAMES = {
     m.Login: "login", m.Logout: "logout", m.MakeAvailable: "available", m.Break: "break",
     m.Reserve: "reserve", m.Ringing: "ringing", m.Answered: "answered", m.Failed: "failed",
     m.Released: "released", m.Ended: "ended", m.Expire: "expire", m.Renew: "renew",
+    m.PhoneBack: "phone_back", m.PhoneLost: "phone_lost",
 }
 
 

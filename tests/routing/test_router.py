@@ -10,6 +10,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from acd.agents.model import AgentDef
+from acd.agents.phone import Phone
 from acd.clock import Clock
 from acd.routing.client import RedisClient
 from acd.routing.keys import Keys, Layout
@@ -97,11 +98,14 @@ async def test_auto_pause_after_missed_offers(make_node: NodeFactory) -> None:
     await n.router.enqueue(call("c1", Clock()))
     await n.router.offer_failed(n.offers[0], "noanswer")  # re-offered at once (no delay)
     assert len(n.offers) == 2
+    # A phone that cannot be reached is not the agent's miss (issue 18): re-offered.
     view = await n.router.offer_failed(n.offers[1], "unreachable")
+    assert len(n.offers) == 3 and (await n.agents.get("a1")).missed_in_row == 1
+    view = await n.router.offer_failed(n.offers[2], "busy")
     assert (view.state, view.reason, view.missed_in_row) == ("break", "missed_offers", 2)
-    assert len(n.offers) == 2 and await n.router.position("c1") == 1
+    assert len(n.offers) == 3 and await n.router.position("c1") == 1
     await n.agents.available("a1")  # back from the pause: the waiting call comes at once
-    assert len(n.offers) == 3 and (await n.agents.get("a1")).missed_in_row == 0
+    assert len(n.offers) == 4 and (await n.agents.get("a1")).missed_in_row == 0
 
 
 async def test_uncounted_failures_do_not_pause(make_node: NodeFactory) -> None:
@@ -310,6 +314,7 @@ async def exercise_every_script(n: object, clock: Clock, tag: str = "a") -> set[
         await n.router.dequeue(f"{tag}3")
         await n.router.reap()
         await n.router.sweep()
+        await n.agents.phone_set("a1", Phone("registered", "idle"), None)
         await n.agents.logout("a1")
     finally:
         n.router.scripts.run, n.agents.scripts.run = original  # type: ignore[method-assign]

@@ -16,8 +16,9 @@
 --   arg(2) the settings JSON: ttl, mm (max missed), retry, scan, ringmax, oncall).
 --
 -- Agent record: id name endpoint order skills{} state reason since missed call
---   res dl calls talk lastoff ans queue (dl: deadline of a TIMED state).
--- Call record: id q owner score enq prio caller strat ring wrap
+--   res dl calls talk lastoff ans queue (dl: deadline of a TIMED state) preg pdev
+--   (the phone's registration and device state, acd/agents/phone.py; absent = unknown).
+-- Call record: id q owner score enq prio caller strat ring wrap riu (ring in use)
 --   steps[{u = until ms (0 = for good), alts[{s = {skill = level}, a = [ids]?}]}]
 --   ex{agent = retry-not-before ms} st (waiting|offered|connected)
 --   res{reservation = agent} att agent; a callback task also has cb (the number
@@ -144,6 +145,17 @@ local function agent_step(a, e, max_missed)
     if not (st == 'break' and a.reason == e.reason) then move(a, 'break', {reason = e.reason}) end
     return nil
   end
+  if ev == 'phone_lost' then  -- acd/agents/machine.py PhoneLost
+    if st == 'available' then move(a, 'break', {reason = 'phone_lost'}) end
+    return nil
+  end
+  if ev == 'phone_back' then  -- PhoneBack(login)
+    if (st == 'break' and (a.reason == 'missed_offers' or a.reason == 'phone_lost'))
+        or (st == 'logged_out' and e.login) then
+      move(a, 'available', {reason = 'phone_registered', missed = 0})
+    end
+    return nil
+  end
   if ev == 'reserve' then
     if st ~= 'available' then return 'not_available' end
     move(a, 'reserved', {call = e.call, res = e.res, dl = e.dl})
@@ -237,7 +249,18 @@ local function fits(a, alt)
   return true
 end
 
+-- May the agent's phone be rung for a call of a queue with ring_in_use `riu`?
+-- The same rule as acd/agents/phone.py `offerable`: preg / pdev are the phone's
+-- registration and device state (absent: unknown, which counts as yes).
+local function phone_ok(a, riu)
+  local reg, dev = a.preg or 'unknown', a.pdev or 'unknown'
+  if reg == 'unregistered' or reg == 'unreachable' or dev == 'unavailable' then return false end
+  if (dev == 'in_use' or dev == 'ringing') and not riu then return false end
+  return true
+end
+
 local function eligible(a, c, step)
+  if not phone_ok(a, c.riu) then return false end
   local ex = c.ex[a.id]
   if ex and ex > NOW then return false end
   for _, alt in ipairs(step.alts) do

@@ -3,14 +3,16 @@
 -- KEYS: the layout of _lib.lua (agents, idle, t:agents, idle:<skill> are written).
 -- ARGV (after the layout): arg(1) now ms, arg(2) settings JSON,
 --   arg(3) JSON list of {id, name, endpoint, skills, order}.
--- Returns JSON {created = n, updated = n, changes = [], offers = [], now}.
-local created, updated = 0, 0
+-- Returns JSON {created = n, updated = n, new = [ids created], changes = [], offers = [],
+--   now}.
+local created, updated, new = 0, 0, {}
 for _, d in ipairs(cjson.decode(arg(3))) do
   local a = load_agent(d.id)
   if not a then
     a = {id = d.id, state = 'logged_out', reason = '', since = NOW, missed = 0, call = '',
       res = '', dl = 0, calls = 0, talk = 0, lastoff = 0, ans = 0, queue = ''}
     created = created + 1
+    new[#new + 1] = d.id
   else
     if a.state == 'available' then idle_index(a, false) end
     updated = updated + 1
@@ -24,4 +26,4 @@ for _, d in ipairs(cjson.decode(arg(3))) do
   end
   save_agent(a)
 end
-return result({created = created, updated = updated})
+return result({created = created, updated = updated, new = new})
