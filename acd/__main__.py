@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import signal
 import sys
 import traceback
@@ -14,6 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from acd.cli_defs import add_define_parsers, run_define
+from acd.cli_people import add_people_parsers, run_people
 from acd.errors import AcdError
 
 
@@ -31,11 +32,13 @@ def _setup_logging(verbose: bool) -> None:
 async def _run(config: Path | None, demo: bool | None) -> int:
     from acd.app import App
     from acd.config import load_settings
-    from acd.demo import Demo
+    from acd.demo import Demo, demo_users
 
     settings = load_settings(config)
     if demo is not None:
         settings.sim.demo = demo
+    if settings.ari.simulated and settings.sim.demo:
+        settings.api.demo = True  # the example flows' back-ends under /demo
     app = App(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -54,6 +57,11 @@ async def _run(config: Path | None, demo: bool | None) -> int:
             await asyncio.sleep(0.05)
         demo_runner = Demo(app)
         await demo_runner.start()
+        api = f"http://{settings.api.host}:{app.api_port}"
+        lines = [f"  {name:<12} {role:<11} {password}"
+                 for name, role, password in await demo_users(app)]
+        print("demo users (passwords are new on every start):\n" + "\n".join(lines)
+              + f"\nagent desktop: {api}/agent   wallboard: {api}/wallboard", flush=True)
     try:
         await stop.wait()
     finally:
@@ -64,21 +72,16 @@ async def _run(config: Path | None, demo: bool | None) -> int:
     return 0
 
 
-def _api_base() -> str:
-    """acd's API: ACD_API_URL, else api.host/api.port of the configuration
-    (ACD_CONFIG, ACD_API_PORT...), as `acd run` listens."""
-    if os.environ.get("ACD_API_URL"):
-        return os.environ["ACD_API_URL"].rstrip("/")
-    from acd.config import api_base_url, load_settings
-
-    return api_base_url(load_settings())
-
-
 def _api(method: str, path: str, body: dict[str, object] | None = None) -> int:
-    base = _api_base()
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"{base}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    from acd.cli_people import api_base, api_token
+
+    base = api_base()
+    data = json.dumps(body if body is not None else {}).encode() if method != "GET" else None
+    headers = {"Content-Type": "application/json"}
+    token = api_token()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(f"{base}{path}", data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             print(json.dumps(json.loads(resp.read()), indent=2))
@@ -113,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     sched = sub.add_parser("schedule", help="a supervisor's override of business hours")
     sched.add_argument("name")
     sched.add_argument("override", choices=["open", "closed", "emergency", "clear", "show"])
+    add_people_parsers(sub)
+    add_define_parsers(sub)
     ivr = sub.add_parser("ivr", help="operators' IVR tools")
     ivr_sub = ivr.add_subparsers(dest="ivr_cmd", required=True)
     val = ivr_sub.add_parser("validate", help="check flows; non-zero exit on error")
@@ -158,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
             from acd.sim.cli import run_cli
 
             return int(run_cli(args.args))
+        if args.cmd in ("user", "token"):
+            return run_people(args)
+        if args.cmd == "define":
+            return run_define(args, _api)
         if args.cmd == "agent":
             if args.action == "list":
                 return _api("GET", "/api/agents")

@@ -36,6 +36,8 @@ from acd.config import Settings, api_base_url
 from acd.ivr.catalog import catalog_from_settings
 from acd.ivr.flow_settings import settings_from_env
 from acd.ivr.registry import FlowRegistry
+from acd.people.definitions import Definitions, DefinitionService
+from acd.people.service import People
 from acd.routing.agent_startup import restore_states
 from acd.routing.agents import AgentService, AgentStateChange
 from acd.routing.client import RedisClient
@@ -92,6 +94,9 @@ class App:
     ari: AriClient | None = None
     stream: EventStream | None = None
     calls: CallService | None = None
+    people: People | None = None
+    definitions: DefinitionService | None = None
+    pg: asyncpg.Pool | None = None
     phones: PhoneWatcher | None = None
     phone_stream: EventStream | None = None
     api_runner: web.AppRunner | None = None
@@ -137,6 +142,7 @@ class App:
             self.redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
         await startup.reach_redis(self.redis, s.redis_url)
         dsn = s.pg_dsn.get_secret_value()
+        definitions: Definitions | None = None
         if self.record:
             await startup.reach_postgres(ensure_database(dsn), dsn)
             conn = await startup.reach_postgres(asyncpg.connect(dsn, timeout=10), dsn)
@@ -144,6 +150,12 @@ class App:
                 await startup.reach_postgres(migrate(conn), dsn)
             finally:
                 await conn.close()
+            self.pg = await asyncpg.create_pool(dsn, min_size=1, max_size=5)
+            self.people = People(s, self.redis, self.pg)
+            # Agents and queues: the YAML seeds a fresh installation; then PostgreSQL.
+            definitions = Definitions(self.pg, s.redis_prefix)
+            s.agents, s.queues = await definitions.seed_or_load(list(s.agents),
+                                                                list(s.queues))
             self.writer = RowWriter(dsn, batch_size=s.writer.batch_size,
                                     flush_interval=s.writer.flush_interval,
                                     spool_dir=Path(s.writer.spool_dir))
@@ -167,6 +179,8 @@ class App:
         clock = self.clock
 
         def on_agent_change(change: AgentStateChange) -> None:
+            if self.people is not None:
+                self.people.changed()
             writer.write(AgentStateRow(
                 event_id=uuid.uuid4().hex, agent_id=change.agent_id, state=change.state,
                 reason=change.reason, previous=change.previous,
@@ -180,6 +194,9 @@ class App:
 
         async def on_offer(offer: Offer) -> None:
             assert self.calls is not None
+            call = self.calls.calls.get(offer.call_id)
+            if call is not None and self.people is not None:
+                await self.people.offered(call, offer)  # the agent's screen pop
             await self.calls.on_offer(offer)
 
         async def on_exit(call_id: str, reason: str) -> None:
@@ -235,6 +252,10 @@ class App:
         self.phone_stream = EventStream(phones_cfg, phones.handle,
                                         on_connect=lambda _ids: phones.sync())
         await self.phone_stream.start()
+        if self.people is not None and definitions is not None:
+            await self.people.start_live(self.router, self.clock)
+            self.definitions = DefinitionService(self, definitions, self.people.keys.defs)
+            await self.definitions.start()
         self.stream = EventStream(ari_cfg, self.calls.handle_event,
                                   on_connect=self.calls.on_connect,
                                   lane_of=self.calls.lane_of, disallow=DISALLOWED_EVENTS)
@@ -274,6 +295,12 @@ class App:
         self.api_port = sockets[0].getsockname()[1] if sockets else self.settings.api.port
         logger.info("REST API on http://%s:%s/api", self.settings.api.host, self.api_port)
 
+    async def _stop_people(self) -> None:
+        if self.people is not None:
+            await self.people.stop()
+        if self.definitions is not None:
+            await self.definitions.stop()
+
     async def stop(self) -> None:
         """Stop taking calls; leave live calls for a restarted acd to re-adopt.
         Stopping twice is harmless."""
@@ -288,6 +315,7 @@ class App:
             await self.phone_stream.stop()
         if self.router is not None:
             await self.router.stop()
+        await self._stop_people()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -300,6 +328,8 @@ class App:
             await self.ari.close()
         if self.writer is not None:
             await self.writer.stop()
+        if self.pg is not None:
+            await self.pg.close()
         if self.redis is not None:
             await self.redis.aclose()
         if self.own_simulator and self.simulator is not None:

@@ -47,6 +47,51 @@ class AriSettings(_Model):
 class ApiSettings(_Model):
     host: str = "127.0.0.1"
     port: int = 8080
+    # The demo back-ends (/demo/orders, /demo/crm, /demo/payments) the example flows
+    # ask: mounted only in demo mode (`acd run` on the simulator with its demo on).
+    demo: bool = False
+    # Session cookie: Secure when the page came over https (auto), always, or never.
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    session_max_age: int = Field(default=12 * 3600, gt=60)
+    # Other origins whose pages may change state (a reverse proxy's public URL).
+    allowed_origins: list[str] = Field(default_factory=list)
+    login_failures_per_user: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_window: int = Field(default=300, ge=1)
+
+
+DEFAULT_DISPOSITIONS = ("resolved", "follow_up", "sale", "no_sale", "wrong_number")
+
+
+class QueueDesk(_Model):
+    """What the desktop and the wallboard show of one queue."""
+
+    dispositions: list[str] = Field(default_factory=lambda: list(DEFAULT_DISPOSITIONS))
+    service_level_s: float = Field(default=20.0, gt=0)
+    # Colour thresholds: waiting callers, longest wait (s), service level (%).
+    waiting_warn: int = 2
+    waiting_alert: int = 5
+    longest_wait_warn: float = 30.0
+    longest_wait_alert: float = 60.0
+    service_level_warn: float = 80.0
+    service_level_alert: float = 60.0
+
+
+class DeskSettings(_Model):
+    """The agent desktop and the supervisor wallboard."""
+
+    break_reasons: list[str] = Field(
+        default_factory=lambda: ["lunch", "coffee", "training", "meeting", "personal"])
+    wrapup_extension: float = Field(default=30.0, gt=0)  # seconds added per request
+    wrapup_extension_max: float = Field(default=120.0, ge=0)  # in all, per wrap-up
+    queues: dict[str, QueueDesk] = Field(default_factory=dict)
+    # The live snapshot is rebuilt at most this often (s), and today's figures
+    # are read from PostgreSQL this often.
+    snapshot_interval: float = Field(default=0.2, ge=0.05)
+    figures_interval: float = Field(default=5.0, ge=0.5)
+
+    def queue(self, name: str) -> QueueDesk:
+        return self.queues.get(name) or QueueDesk()
 
 
 class SimSettings(_Model):
@@ -133,6 +178,7 @@ class Settings(_Model):
     writer: WriterSettings = Field(default_factory=WriterSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
     phones: PhoneSettings = Field(default_factory=PhoneSettings)
     # Seconds (clock time) between reconciliations of the calls acd holds against
@@ -177,6 +223,8 @@ ENV_MAP: dict[str, str] = {
     "ACD_API_PORT": "api.port",
     "ACD_SIM_PORT": "sim.port",
     "ACD_SIM_DEMO": "sim.demo",
+    "ACD_API_DEMO": "api.demo",
+    "ACD_API_COOKIE_SECURE": "api.cookie_secure",
     "ACD_SPOOL_DIR": "writer.spool_dir",
 }
 

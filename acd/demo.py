@@ -76,3 +76,24 @@ class Demo:
                             ", ".join(f"{k}={v}" for k, v in sorted(states.items())))
             except Exception as exc:
                 logger.info("status unavailable: %s", exc)
+
+
+async def demo_users(app: App) -> list[tuple[str, str, str]]:
+    """`make run`'s people: an admin, a supervisor and one user per agent, each with
+    a fresh random password (set again on every demo start). (name, role, password)."""
+    import secrets
+
+    people = app.people
+    assert people is not None
+    made: list[tuple[str, str, str]] = []
+    wanted: list[tuple[str, str, str | None]] = [("admin", "admin", None),
+                                                  ("supervisor", "supervisor", None)]
+    wanted += [(f"agent{a.id}", "agent", a.id) for a in app.settings.agents]
+    for name, role, agent_id in wanted:
+        password = secrets.token_urlsafe(9)
+        if await people.users.get(name) is None:
+            await people.users.add(name, role, password, agent_id)
+        else:
+            await people.users.set_password(name, password)
+        made.append((name, role, password))
+    return made

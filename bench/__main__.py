@@ -1,7 +1,8 @@
-"""`python -m bench [routing] [fullpath] [waiting] [writer] [reports] [profile]`: run the
-benchmarks.
+"""`python -m bench [routing] [fullpath] [waiting] [writer] [reports] [live] [profile]`:
+run the benchmarks.
 
-No argument runs routing, fullpath, waiting, writer and reports (about 12 minutes); `profile`
+No argument runs routing, fullpath, waiting, writer, reports and live (about 14 minutes);
+`profile`
 runs one full-path step under pyinstrument. Results go to bench/results/.
 """
 
@@ -15,11 +16,11 @@ import sys
 import time
 from typing import Any
 
-from bench import fullpath, reports, routing, writer
+from bench import fullpath, live, reports, routing, writer
 from bench.common import save
 
-SECTIONS = ("routing", "fullpath", "waiting", "writer", "reports", "profile")
-DEFAULT = ("routing", "fullpath", "waiting", "writer", "reports")
+SECTIONS = ("routing", "fullpath", "waiting", "writer", "reports", "live", "profile")
+DEFAULT = ("routing", "fullpath", "waiting", "writer", "reports", "live")
 
 
 def _waiting() -> dict[str, Any]:
@@ -92,6 +93,15 @@ def main(argv: list[str]) -> int:
         elif section == "reports":
             res = asyncio.run(reports.run())
             rows += reports.table_rows(res)
+        elif section == "live":
+            res = asyncio.run(live.run())
+            d = res["event_to_last_client_ms"]
+            rows.append((f"live snapshot, {res['clients']} SSE clients, "
+                         f"{res['calls_per_s']:.0f} calls/s",
+                         f"event -> last client p50 {d['p50']:.0f} / p99 {d['p99']:.0f} ms; "
+                         f"acd CPU {res['acd_cpu_share_with_clients']:.0%} "
+                         f"(without clients {res['acd_cpu_share_without_clients']:.0%})",
+                         "p99 <= 1000 ms", _ok(d["p99"] <= 1000)))
         else:
             res = asyncio.run(fullpath.profile())
             rows.append(("profile (full path 50/s)", res["report"], "-", "-"))

@@ -11,13 +11,22 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp_session import session_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from acd.api.access import ADMIN, AGENT, PUBLIC, SUPERVISOR, allow
+from acd.api.appkey import APP_KEY as APP_KEY
+from acd.api.auth import AUDIT, PEOPLE_KEY, add_auth_routes, make_auth_middleware
 from acd.api.body import http_errors_middleware, json_object, reason_text
+from acd.api.definitions import add_definition_routes
 from acd.api.demo import add_demo_routes
+from acd.api.desk import add_desk_routes
 from acd.api.health import health_report
+from acd.api.live import add_live_routes
+from acd.api.openapi import add_openapi_routes
 from acd.api.phone_metrics import phone_metrics_text
 from acd.api.reports import add_report_routes
+from acd.api.users import add_user_routes
 from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
 from acd.metrics import refresh as refresh_metrics
 
@@ -26,7 +35,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-APP_KEY: web.AppKey[App] = web.AppKey("acd", object)  # type: ignore[arg-type]
 
 STATUS = {NotFound: 404, InvalidRequest: 400, Conflict: 409}
 OVERRIDES = ("open", "closed", "emergency")
@@ -44,7 +52,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except web.HTTPException:
-        raise
+        raise  # http_errors_middleware gives them the JSON shape
     except AcdError as exc:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
         return _error(status, exc.error_id, exc.message, **exc.details)
@@ -74,23 +82,27 @@ def _view(v: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------ handlers
 
 
+@allow(PUBLIC)
 async def health(request: web.Request) -> web.Response:
     body, status = health_report(_acd(request))
     return web.json_response(body, status=status)
 
 
+@allow(SUPERVISOR, ADMIN)
 async def list_agents(request: web.Request) -> web.Response:
     agents = _acd(request).agents
     assert agents is not None
     return web.json_response([_view(v) for v in await agents.list()])
 
 
+@allow(AGENT, SUPERVISOR, ADMIN)
 async def get_agent(request: web.Request) -> web.Response:
     agents = _acd(request).agents
     assert agents is not None
     return web.json_response(_view(await agents.get(request.match_info["agent_id"])))
 
 
+@allow(AGENT, SUPERVISOR, ADMIN)
 async def agent_action(request: web.Request) -> web.Response:
     agents = _acd(request).agents
     assert agents is not None
@@ -104,19 +116,23 @@ async def agent_action(request: web.Request) -> web.Response:
     elif action == "available":
         await agents.available(agent_id)
     elif action == "break":
-        await agents.set_break(agent_id, reason_text(body.get("reason")))
+        reason = reason_text(body.get("reason"))
+        request[AUDIT] = {"reason": reason}
+        await agents.set_break(agent_id, reason)
     else:
         raise NotFound(f"unknown agent action {action!r}; use login, logout, available or break",
                        action=action)
     return web.json_response(_view(await agents.get(agent_id)))
 
 
+@allow(SUPERVISOR, ADMIN)
 async def queues(request: web.Request) -> web.Response:
     router = _acd(request).router
     assert router is not None
     return web.json_response(await router.snapshot())
 
 
+@allow(SUPERVISOR, ADMIN)
 async def calls(request: web.Request) -> web.Response:
     svc = _acd(request).calls
     assert svc is not None
@@ -129,6 +145,7 @@ async def calls(request: web.Request) -> web.Response:
     ])
 
 
+@allow(SUPERVISOR, ADMIN)
 async def flows(request: web.Request) -> web.Response:
     reg = _acd(request).flows
     assert reg is not None
@@ -139,6 +156,7 @@ async def flows(request: web.Request) -> web.Response:
     })
 
 
+@allow(SUPERVISOR, ADMIN)
 async def list_members(request: web.Request) -> web.Response:
     acd = _acd(request)
     assert acd.redis is not None
@@ -147,6 +165,7 @@ async def list_members(request: web.Request) -> web.Response:
     return web.json_response(sorted(members))
 
 
+@allow(SUPERVISOR, ADMIN)
 async def list_change(request: web.Request) -> web.Response:
     acd = _acd(request)
     assert acd.redis is not None
@@ -162,6 +181,7 @@ async def list_change(request: web.Request) -> web.Response:
                               "member": request.method == "PUT"})
 
 
+@allow(SUPERVISOR, ADMIN)
 async def schedule_override(request: web.Request) -> web.Response:
     acd = _acd(request)
     assert acd.redis is not None
@@ -177,10 +197,12 @@ async def schedule_override(request: web.Request) -> web.Response:
     if override not in OVERRIDES:
         raise InvalidRequest(f"override must be one of {', '.join(OVERRIDES)}",
                              field="override", got=override)
+    request[AUDIT] = {"override": override}
     await acd.redis.set(key, str(override))
     return web.json_response({"schedule": name, "override": override})
 
 
+@allow(SUPERVISOR, ADMIN)
 async def metrics(request: web.Request) -> web.Response:
     await refresh_metrics(_acd(request))
     body = generate_latest() + (await phone_metrics_text(_acd(request))).encode()
@@ -188,8 +210,13 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def make_api(acd: App) -> web.Application:
-    app = web.Application(middlewares=[http_errors_middleware, errors_middleware])
+    assert acd.people is not None
+    people = acd.people
+    app = web.Application(middlewares=[http_errors_middleware, errors_middleware,
+                                       session_middleware(people.storage),
+                                       make_auth_middleware(people)])
     app[APP_KEY] = acd
+    app[PEOPLE_KEY] = people
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/agents", list_agents)
@@ -201,8 +228,16 @@ def make_api(acd: App) -> web.Application:
     app.router.add_get("/api/lists/{name}", list_members)
     app.router.add_put("/api/lists/{name}/{number}", list_change)
     app.router.add_delete("/api/lists/{name}/{number}", list_change)
-    app.router.add_route("*", "/api/schedules/{name}/override", schedule_override)
-    # The demo back-ends the example flows look up (orders, CRM, payments).
-    add_demo_routes(app)
+    for method in ("GET", "PUT", "DELETE"):
+        app.router.add_route(method, "/api/schedules/{name}/override", schedule_override)
+    add_auth_routes(app)
+    add_user_routes(app)
+    add_live_routes(app)
+    add_desk_routes(app)
+    add_definition_routes(app)
+    add_openapi_routes(app)
     add_report_routes(app, acd.settings.pg_dsn.get_secret_value(), acd.settings.reports)
+    if acd.settings.api.demo:
+        # The demo back-ends the example flows look up (orders, CRM, payments).
+        add_demo_routes(app)
     return app

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from acd.api.access import PUBLIC, allow
 from acd.api.body import parse_json, read_body
 from acd.errors import InvalidRequest
 
@@ -152,10 +153,20 @@ def add_demo_routes(
 ) -> DemoBackends:
     """Add the demo services under `prefix` to `app`; returns their data."""
     demo = backends or DemoBackends()
-    app.router.add_get(f"{prefix}/orders/{{number}}", demo.order)
-    app.router.add_get(f"{prefix}/crm/{{caller}}", demo.crm)
-    app.router.add_post(f"{prefix}/payments", demo.pay)
+    app.router.add_get(f"{prefix}/orders/{{number}}", _public(demo.order))
+    app.router.add_get(f"{prefix}/crm/{{caller}}", _public(demo.crm))
+    app.router.add_post(f"{prefix}/payments", _public(demo.pay))
     return demo
+
+
+def _public(method: Callable[[web.Request], Awaitable[web.Response]]
+            ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The demo services stand in for other companies' systems: anyone may call them."""
+    @allow(PUBLIC)
+    async def handler(request: web.Request) -> web.Response:
+        return await method(request)
+    handler.__doc__ = method.__doc__
+    return handler
 
 
 class DemoServer:

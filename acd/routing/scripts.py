@@ -24,12 +24,12 @@ from acd.routing.model import RoutingSettings
 ScriptName = Literal[
     "agent_event", "sync_agents", "enqueue", "offer_ringing", "offer_answered",
     "offer_failed", "call_ended", "dequeue", "reap", "sweep", "match_agent", "renew",
-    "to_callback", "callback_failed", "phone_set",
+    "to_callback", "callback_failed", "phone_set", "wrapup_extend",
 ]
 SCRIPT_NAMES: tuple[ScriptName, ...] = (
     "agent_event", "sync_agents", "enqueue", "offer_ringing", "offer_answered",
     "offer_failed", "call_ended", "dequeue", "reap", "sweep", "match_agent", "renew",
-    "to_callback", "callback_failed", "phone_set",
+    "to_callback", "callback_failed", "phone_set", "wrapup_extend",
 )
 
 

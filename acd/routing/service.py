@@ -117,6 +117,8 @@ class Router:
         self.offers_delivered = 0
         self.offers_forwarded = 0
         self.resumed_from_ms: int | None = None
+        # Told of every script run (name, result): the live snapshot's trigger.
+        self.on_run: Callable[[str, dict[str, Any]], None] | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -417,6 +419,13 @@ class Router:
         self._forget_connected(offer)
         await self._run("call_ended", offer.call_id, offer.reservation_id, offer.agent_id, wrap)
 
+    async def extend_wrapup(self, agent_id: str, call_id: str, add_s: float,
+                            cap_ms: int) -> int:
+        """Move the wrap-up of `agent_id` after `call_id` `add_s` later, never past
+        `cap_ms`; returns the new deadline (ms), or 0 when it did not move."""
+        res = await self._run("wrapup_extend", agent_id, call_id, int(add_s * 1000), cap_ms)
+        return int(res["dl"]) if res["extended"] else 0
+
     async def agent_available(self, agent_id: str) -> None:
         """An agent became available: give them the best waiting call."""
         await self._run("match_agent", agent_id)
@@ -541,6 +550,8 @@ class Router:
     async def _run(self, name: ScriptName, *args: str | int) -> dict[str, Any]:
         res = await self.scripts.run(name, self.clock.ms(), *args)
         self.agents.emit(res["changes"], int(res["now"]))
+        if self.on_run is not None:
+            self.on_run(name, res)
         for d in res["offers"]:
             offer = offer_of(d)
             try:

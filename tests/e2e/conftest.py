@@ -7,9 +7,10 @@ fraction of a second; assertions never depend on wall-clock durations.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +33,8 @@ def e2e_settings(prefix: str, dsn: str, tmp: Path, **over: Any) -> Settings:
     data: dict[str, Any] = {
         "ari": {"url": "http://127.0.0.1:1", "app": f"acd-{prefix}", "user": "acd",
                 "password": "acd-test-secret"},
-        "api": {"host": "127.0.0.1", "port": 0},
+        # Demo mode: the example flows' back-ends under /demo (tests/e2e/test_api_*).
+        "api": {"host": "127.0.0.1", "port": 0, "demo": True},
         "redis_prefix": prefix,
         "pg_dsn": dsn,
         "flows": str(FLOWS),
@@ -69,6 +71,8 @@ class Harness(AcdChecks):
     # Between acd and the simulator's ARI when asked for (running_harness(ari_proxy=True)):
     # down() cuts REST and the events socket alike, as a network would.
     ari_proxy: TcpProxy | None = None
+    # Authorization for acd's API (an admin's token; set by running_harness).
+    api_headers: dict[str, str] = field(default_factory=dict)
 
     def watch(self, app: App) -> None:
         """Note each call `app` finishes (see `finished`)."""
@@ -154,6 +158,11 @@ async def running_harness(settings: Settings, *, cls: type[H] = Harness,  # type
                 ended={}, ari_proxy=proxy)
         h.watch(app)
         stack.push_async_callback(lambda: h.app.stop())  # a replacement acd, if any
+        if app.people is not None:  # a fresh admin's token, for tests calling the API
+            name = f"admin-{uuid.uuid4().hex[:8]}"
+            await app.people.users.add(name, "admin", uuid.uuid4().hex)
+            _, token = await app.people.users.create_token(name, "e2e tests")
+            h.api_headers = {"Authorization": f"Bearer {token}"}
         await h.wait_for(lambda: bool(app.stream and app.stream.connected), "ARI to connect")
         yield h
 

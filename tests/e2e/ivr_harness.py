@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import secrets
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -151,7 +152,7 @@ class IvrHarness(Harness):
 
     async def put(self, path: str, body: dict[str, Any] | None = None) -> Any:
         assert self.api is not None
-        async with self.api.put(self.api_url + path, json=body) as resp:
+        async with self.api.put(self.api_url + path, json=body or {}) as resp:
             assert resp.status == 200, await resp.text()
             return await resp.json()
 
@@ -169,6 +170,16 @@ class IvrHarness(Harness):
             snap = await router.snapshot()
             return any(q["name"] == queue and q["waiting"] == n for q in snap["queues"])
         await self.wait_for(count, f"{n} call(s) waiting in {queue}", timeout)
+
+
+async def admin_session(app: App) -> aiohttp.ClientSession:
+    """An HTTP session that calls acd's API with a fresh admin's token."""
+    assert app.people is not None
+    users = app.people.users
+    name = f"admin-{secrets.token_hex(4)}"
+    await users.add(name, "admin", secrets.token_urlsafe(12))
+    _, token = await users.create_token(name, "e2e tests")
+    return aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
 
 
 def copy_examples(dest: Path) -> Path:
@@ -207,14 +218,14 @@ async def ivr_harness(prefix: str, dsn: str, tmp: Path, flows: Path,
                                          max_size=2)
         assert pool is not None
         stack.push_async_callback(pool.close)
-        api = aiohttp.ClientSession()
-        stack.push_async_callback(api.close)
         tap = EventTap(f"http://127.0.0.1:{port}", settings.ari.app)
         stack.push_async_callback(tap.stop)
         app = App(settings, clock=clock, simulator=sim, start_api=True)
         stack.push_async_callback(app.stop)
         await app.start()
         await tap.start()
+        api = await admin_session(app)
+        stack.push_async_callback(api.close)
         assert app.router is not None and app.calls is not None
         h = IvrHarness(app=app, sim=sim, clock=clock, pg=pool, prefix=prefix, ended={},
                        demo=demo, tap=tap, api=api)

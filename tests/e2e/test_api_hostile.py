@@ -124,7 +124,8 @@ SAYS = {
 async def test_hostile_api_input_is_refused_and_never_stalls_acd(
         redis_prefix: str, redis_client: object, pg_dsn: str, tmp_path: Path) -> None:
     settings = e2e_settings(redis_prefix, pg_dsn, tmp_path)
-    async with running_harness(settings, api=True) as h, aiohttp.ClientSession() as session:
+    async with running_harness(settings, api=True) as h, \
+            aiohttp.ClientSession(headers=h.api_headers) as session:
         base = f"http://127.0.0.1:{h.app.api_port}"
         probe_channel = h.sim.place_call("+15559001", "100", dtmf=[(1.0, "1")])
         problems: list[str] = []
@@ -166,7 +167,8 @@ async def test_plain_break_reasons_still_work(
         redis_prefix: str, redis_client: object, pg_dsn: str, tmp_path: Path,
         reason: str) -> None:
     settings = e2e_settings(redis_prefix, pg_dsn, tmp_path)
-    async with running_harness(settings, api=True) as h, aiohttp.ClientSession() as session:
+    async with running_harness(settings, api=True) as h, \
+            aiohttp.ClientSession(headers=h.api_headers) as session:
         base = f"http://127.0.0.1:{h.app.api_port}"
         reply = await send(session, base, "POST", "/api/agents/a1/break",
                            json.dumps({"reason": reason}).encode(), headers=JSON)

@@ -17,7 +17,8 @@ PRESS_SALES = [(1.0, "1")]
 
 @pytest.fixture
 async def api(harness: Harness) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    client: TestClient = TestClient(TestServer(make_api(harness.app)))  # type: ignore[type-arg]
+    client: TestClient = TestClient(TestServer(make_api(harness.app)),  # type: ignore[type-arg]
+                                    headers=harness.api_headers)  # /metrics: a supervisor's
     await client.start_server()
     try:
         yield client

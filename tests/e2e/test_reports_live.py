@@ -77,7 +77,7 @@ async def test_an_answered_call_is_reported(harness: Harness) -> None:
     assert a1["answered"] >= 1 and a1["states_s"]["on_call"] >= 1.5
 
     # The same through the REST API acd serves (make_api wires the reports in).
-    client = TestClient(TestServer(make_api(h.app), host="127.0.0.1"))
+    client = TestClient(TestServer(make_api(h.app), host="127.0.0.1"), headers=h.api_headers)
     await client.start_server()
     try:
         day = row["enqueued_at"].astimezone(settings.zone()).date()

@@ -303,6 +303,7 @@ async def exercise_every_script(n: object, clock: Clock, tag: str = "a") -> set[
         assert await n.router.renew() == 1
         await n.router.call_ended(o)
         assert (await n.agents.get("a1")).state == "wrap_up"
+        assert await n.router.extend_wrapup("a1", o.call_id, 5.0, clock.ms() + 60_000) > 0
         await n.router.enqueue(call(f"{tag}2", clock))
         assert await n.router.to_callback(f"{tag}2", "+15550001")
         await n.agents.available("a1")
