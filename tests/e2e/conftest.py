@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,3 +172,25 @@ async def harness(redis_prefix: str, redis_client: Any, pg_dsn: str,
                   tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_harness(e2e_settings(redis_prefix, pg_dsn, tmp_path), cls=Harness) as h:
         yield h
+
+
+class Outage(Harness):
+    proxy: TcpProxy  # between acd and Redis: down() is an outage, up() its end
+
+
+@asynccontextmanager
+async def redis_behind_proxy(settings_of: Callable[[str], Settings]) -> AsyncIterator[Outage]:
+    """acd whose Redis is reached through a TCP proxy the test can cut.
+    `settings_of(redis_url)` builds acd's settings for the proxied Redis URL."""
+    proxy = TcpProxy("127.0.0.1", 6379)
+    await proxy.up()
+    try:
+        async with running_harness(settings_of(f"redis://127.0.0.1:{proxy.port}/0"),
+                                   cls=Outage) as h:
+            h.proxy = proxy
+            try:
+                yield h
+            finally:
+                await proxy.up()  # acd stops with Redis there
+    finally:
+        await proxy.down()

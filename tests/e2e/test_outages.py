@@ -13,33 +13,21 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.e2e.conftest import Harness, e2e_settings, running_harness
-from tests.store.proxy import TcpProxy
+from acd.config import Settings
+from tests.e2e.conftest import Outage, e2e_settings, redis_behind_proxy
 
 PRESS_SALES = [(1.0, "1")]
-
-
-class Outage(Harness):
-    proxy: TcpProxy
 
 
 @pytest.fixture
 async def outage(redis_prefix: str, redis_client: Any, pg_dsn: str,
                  tmp_path: Path) -> AsyncIterator[Outage]:
-    proxy = TcpProxy("127.0.0.1", 6379)
-    await proxy.up()
-    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path,
-                            redis_url=f"redis://127.0.0.1:{proxy.port}/0")
-    settings.routing = settings.routing.model_copy(update={"on_call_ttl": 20.0})
-    try:
-        async with running_harness(settings, cls=Outage) as h:
-            h.proxy = proxy
-            try:
-                yield h
-            finally:
-                await proxy.up()  # acd stops with Redis there
-    finally:
-        await proxy.down()
+    def settings_of(redis_url: str) -> Settings:
+        settings = e2e_settings(redis_prefix, pg_dsn, tmp_path, redis_url=redis_url)
+        settings.routing = settings.routing.model_copy(update={"on_call_ttl": 20.0})
+        return settings
+    async with redis_behind_proxy(settings_of) as h:
+        yield h
 
 
 async def test_caller_reaching_the_queue_while_redis_is_down_goes_to_the_dialplan(

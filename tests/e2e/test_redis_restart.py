@@ -17,34 +17,19 @@ import pytest
 import redis.asyncio as aioredis
 
 from acd.api.health import health_report
-from tests.e2e.conftest import Harness, e2e_settings, running_harness
-from tests.store.proxy import TcpProxy
+from tests.e2e.conftest import Outage, e2e_settings, redis_behind_proxy
 
 PRESS_SALES = [(1.0, "1")]
 PRESS_SUPPORT = [(1.0, "2")]
 RESTORED_WITHIN = 5.0  # real seconds, the bound
 
 
-class Outage(Harness):
-    proxy: TcpProxy
-
-
 @pytest.fixture
 async def outage(redis_prefix: str, redis_client: Any, pg_dsn: str,
                  tmp_path: Path) -> AsyncIterator[Outage]:
-    proxy = TcpProxy("127.0.0.1", 6379)
-    await proxy.up()
-    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path,
-                            redis_url=f"redis://127.0.0.1:{proxy.port}/0")
-    try:
-        async with running_harness(settings, cls=Outage) as h:
-            h.proxy = proxy
-            try:
-                yield h
-            finally:
-                await proxy.up()
-    finally:
-        await proxy.down()
+    async with redis_behind_proxy(lambda url: e2e_settings(redis_prefix, pg_dsn, tmp_path,
+                                                           redis_url=url)) as h:
+        yield h
 
 
 async def wipe(client: aioredis.Redis, prefix: str) -> int:
