@@ -22,7 +22,7 @@ from acd.calls.call import AgentLeg, Call, Phase
 from acd.calls.messages import Reap
 
 if TYPE_CHECKING:
-    from acd.calls.flow import CallFlow
+    from acd.calls.flow_base import FlowBase
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def from_the_device(event: ev.ChannelHangupRequest) -> bool:
     return event.soft and event.cause == SOFTHANGUP_DEV
 
 
-async def agent_lost(flow: CallFlow, call: Call, leg: AgentLeg, cause: int | None) -> None:
+async def agent_lost(flow: FlowBase, call: Call, leg: AgentLeg, cause: int | None) -> None:
     """The connected agent's phone is gone (in the call's lane)."""
     if leg.hangup_requested:
         return
@@ -82,7 +82,7 @@ async def agent_lost(flow: CallFlow, call: Call, leg: AgentLeg, cause: int | Non
         await _tell_and_hang_up(flow, call)
 
 
-async def _requeue(flow: CallFlow, call: Call) -> None:
+async def _requeue(flow: FlowBase, call: Call) -> None:
     d = flow.d
     call.connected_leg = None
     call.outcome = None
@@ -103,7 +103,7 @@ async def _requeue(flow: CallFlow, call: Call) -> None:
     flow._queue_event(call, "enter", None, requeued="agent_lost")
 
 
-async def _tell_and_hang_up(flow: CallFlow, call: Call) -> None:
+async def _tell_and_hang_up(flow: FlowBase, call: Call) -> None:
     d = flow.d
     call.phase = Phase.ENDING
     call.outcome = call.outcome or "answered"

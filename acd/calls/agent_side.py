@@ -134,7 +134,7 @@ class AgentSide(FlowBase):
                 await self._leg_failed(call, leg, reason, cause=event.cause)
             else:
                 if agent_lost.is_lost(event.cause) and leg is call.connected_leg:
-                    await agent_lost.agent_lost(self, call, leg, event.cause)  # type: ignore[arg-type]
+                    await agent_lost.agent_lost(self, call, leg, event.cause)
                 await self._agent_hung_up(call, leg)
                 self._end_leg(call, leg)
             await self._maybe_finish(call)
