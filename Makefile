@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 SHARED  := ../shared
 PYTEST  := $(BIN)/pytest
 
-.PHONY: run test test-fast test-asterisk bench bench-asterisk soak lint mypy format services install clean
+.PHONY: run test test-fast test-asterisk bench bench-asterisk bench-complete soak lint mypy format services install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,14 +32,22 @@ test-fast: install services
 test-asterisk: install services
 	ACD_REQUIRE_ASTERISK=1 $(PYTEST) -q -m asterisk tests/asterisk $(PYTEST_ARGS)
 
+# The property tests at full length (`make test` runs fewer examples to stay in budget).
+soak: export HYPOTHESIS_PROFILE = soak
 soak: install services
 	ACD_PROPERTY_EXAMPLES=100000 $(PYTEST) -q tests/routing -k property $(PYTEST_ARGS)
+	ACD_PROP_EXAMPLES=20000 $(PYTEST) -q --timeout=0 tests/calls -k property $(PYTEST_ARGS)
+	ACD_GAP_EXAMPLES=60 $(PYTEST) -q tests/e2e/test_gap_property.py $(PYTEST_ARGS)
 
 bench: install services
 	$(BIN)/python -m bench
 
 bench-asterisk: install services
 	$(BIN)/python -m bench.asterisk
+
+# One complete run on an idle machine (~40 min; BENCH_ARGS=--quick checks the tool in a few).
+bench-complete: install services
+	$(BIN)/python -m bench.complete $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check acd tests bench

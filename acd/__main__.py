@@ -6,12 +6,15 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import traceback
 import urllib.error
 import urllib.request
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from acd.cli_defs import add_define_parsers, run_define
 from acd.cli_people import add_people_parsers, run_people
@@ -142,6 +145,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _loop_run(main: Coroutine[Any, Any, int]) -> int:
+    """`acd run` on uvloop unless ACD_EVENT_LOOP=asyncio (BENCHMARKS.md measures both)."""
+    if os.environ.get("ACD_EVENT_LOOP", "uvloop") == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return int(uvloop.run(main))
+    return asyncio.run(main)
+
+
 def main(argv: list[str] | None = None) -> int:  # noqa: C901
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sim"]:
@@ -158,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
 
             return cli_reports.run(args)
         if args.cmd == "run":
-            return asyncio.run(_run(args.config, args.demo))
+            return _loop_run(_run(args.config, args.demo))
         if args.cmd == "sim":
             from acd.sim.cli import run_cli
 

@@ -29,7 +29,8 @@ from acd.api.app import make_api
 from acd.ari.client import AriClient
 from acd.ari.config import AriConfig
 from acd.ari.stream import EventStream
-from acd.calls.flow import CallDeps
+from acd.calls.control import CallControl
+from acd.calls.deps import CallDeps
 from acd.calls.service import CallService
 from acd.clock import Clock
 from acd.config import Settings, api_base_url
@@ -52,7 +53,13 @@ from acd.store.writer import RowWriter
 
 logger = logging.getLogger(__name__)
 
-# Events acd never looks at; dropped by Asterisk before they cost us a parse.
+# The only events the calls use (tests/test_event_filter.py checks that every event
+# type acd/calls names is here): Asterisk drops the others before they cost a frame
+# and a parse (`ari.event_filter: allow`, the default). `disallow` sends all but these:
+CALL_EVENTS = ("StasisStart", "StasisEnd", "ChannelStateChange", "ChannelHangupRequest",
+               "ChannelDestroyed", "Dial", "ChannelDtmfReceived", "PlaybackFinished",
+               "RecordingFinished", "RecordingFailed", "ChannelHold", "ChannelUnhold",
+               "ChannelTransfer", "ApplicationReplaced")
 DISALLOWED_EVENTS = ("ChannelVarset", "ChannelDialplan", "ChannelConnectedLine",
                      "ChannelTalkingStarted", "ChannelTalkingFinished")
 
@@ -94,6 +101,7 @@ class App:
     ari: AriClient | None = None
     stream: EventStream | None = None
     calls: CallService | None = None
+    control: CallControl | None = None  # moves asked of calls (hold, transfer...)
     people: People | None = None
     definitions: DefinitionService | None = None
     pg: asyncpg.Pool | None = None
@@ -122,7 +130,7 @@ class App:
                 self.simulator.start(s.sim.host, s.sim.port))
             self.own_simulator = True
             ari_cfg = AriConfig(url=f"http://{s.sim.host}:{port}", app=s.ari.app,
-                                user=ari_cfg.user, password=ari_cfg.password,
+                                apps=ari_cfg.apps, user=ari_cfg.user, password=ari_cfg.password,
                                 api_key=ari_cfg.api_key, timeout=ari_cfg.timeout)
             logger.info("no Asterisk configured: built-in simulator on %s:%d", s.sim.host, port)
 
@@ -235,13 +243,16 @@ class App:
             clock=clock, redis=self.redis, redis_prefix=s.redis_prefix,
             queues={q.name: q for q in queue_defs}, app=s.ari.app, moh_class=s.moh_class,
             callbacks=s.callbacks, http_policy=catalog.http, phones=s.phones,
+            transfers=s.transfers,
         ))
         await self.router.start()
+        self.control = CallControl(self.calls, self.redis, self.router.keys, self.node_id)
+        self.control.start()
         await restore_states(self.agents, s.agents, fresh, dsn)
         # The phones' events come on an app of their own: an endpoint subscription
         # also forwards every event of the endpoint's channels, which the calls' app
         # must not hear twice.
-        phones_cfg = dataclasses.replace(ari_cfg, app=phones_app(s.ari.app))
+        phones_cfg = dataclasses.replace(ari_cfg, app=phones_app(s.ari.app), apps=())
         self.phones = PhoneWatcher(
             self.ari, self.agents, app=phones_cfg.app,
             endpoints={a.id: a.endpoint for a in s.agents},
@@ -256,9 +267,11 @@ class App:
             await self.people.start_live(self.router, self.clock)
             self.definitions = DefinitionService(self, definitions, self.people.keys.defs)
             await self.definitions.start()
+        kind = s.ari.event_filter
         self.stream = EventStream(ari_cfg, self.calls.handle_event,
-                                  on_connect=self.calls.on_connect,
-                                  lane_of=self.calls.lane_of, disallow=DISALLOWED_EVENTS)
+                                  on_connect=self.calls.on_connect, lane_of=self.calls.lane_of,
+                                  disallow=DISALLOWED_EVENTS if kind == "disallow" else (),
+                                  allow=CALL_EVENTS if kind == "allow" else ())
         await self.stream.start()
         self.calls.start_reconciling(s.reconcile_every)
         if self.start_api:
@@ -280,6 +293,7 @@ class App:
             url=a.url if not a.simulated else "http://127.0.0.1:8088", app=a.app, user=a.user,
             password=a.password.get_secret_value() if a.password else None,
             api_key=a.api_key.get_secret_value() if a.api_key else None, timeout=a.timeout,
+            apps=tuple(a.apps),
         )
 
     async def _start_api(self) -> None:
@@ -313,6 +327,8 @@ class App:
             await self.stream.stop()
         if self.phone_stream is not None:
             await self.phone_stream.stop()
+        if self.control is not None:
+            await self.control.stop()
         if self.router is not None:
             await self.router.stop()
         await self._stop_people()
@@ -323,7 +339,7 @@ class App:
         if self.api_runner is not None:
             await self.api_runner.cleanup()
         if self.calls is not None:
-            await self.calls.flow.ivr.close()
+            await self.calls.close()
         if self.ari is not None:
             await self.ari.close()
         if self.writer is not None:

@@ -34,6 +34,13 @@ class _Model(BaseModel):
 class AriSettings(_Model):
     url: str = "sim"
     app: str = "acd"
+    # More Stasis applications whose calls this acd also serves (the dialplan spreads
+    # callers over `acd-0..N` so that Asterisk's one event thread per app is not one
+    # for all): subscribed on the same events socket; acd's own legs go to `app`.
+    apps: list[str] = []
+    # Which events Asterisk sends the calls' apps: only those acd uses (allow), all but
+    # a few it never reads (disallow), or every one (none).
+    event_filter: Literal["allow", "disallow", "none"] = "allow"
     user: str | None = "acd"
     password: SecretStr | None = SecretStr("acd")
     api_key: SecretStr | None = None
@@ -122,7 +129,7 @@ class AgentSettings(_Model):
 
 
 class PhoneSettings(_Model):
-    """Agents' phones (acd/agents/phone.py, acd/calls/agent_lost.py)."""
+    """Agents' phones (acd/agents/phone.py, acd/calls/phases/connected.py)."""
 
     # keep | available | login | pause: see acd.agents.phone.Policy.
     policy: Policy = "available"
@@ -160,6 +167,17 @@ class CallbackSettings(_Model):
     prompt: list[str] = Field(default_factory=lambda: ["sound:acd-callback-connecting"])
 
 
+class TransferSettings(_Model):
+    """Transfers and escalation (issue 17, docs/call-control.md)."""
+
+    # Escalate consults the first available agent of this queue (supervisors who
+    # take calls: give them a skill only they hold and a queue that needs it).
+    supervisors_queue: str = "supervisors"
+    # The dialplan context a caller transferred to a number continues in
+    # (config/asterisk/extensions.conf [agents]: 0... and +... go out).
+    context: str = "agents"
+
+
 class Settings(_Model):
     ari: AriSettings = Field(default_factory=AriSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -181,6 +199,7 @@ class Settings(_Model):
     desk: DeskSettings = Field(default_factory=DeskSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
     phones: PhoneSettings = Field(default_factory=PhoneSettings)
+    transfers: TransferSettings = Field(default_factory=TransferSettings)
     # Seconds (clock time) between reconciliations of the calls acd holds against
     # Asterisk and routing (one also runs after every ARI (re)connect); 0 = only then.
     reconcile_every: float = Field(default=30.0, ge=0)

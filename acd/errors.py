@@ -36,6 +36,12 @@ class Conflict(AcdError):
     error_id = "conflict"
 
 
+class Unavailable(AcdError):
+    """acd could not do it now (a back-end or another node did not answer in time)."""
+
+    error_id = "unavailable"
+
+
 class ConfigError(AcdError):
     error_id = "config_error"
 
@@ -44,3 +50,12 @@ class StartupError(AcdError):
     """acd cannot start: what failed, where, and what to do, in one line."""
 
     error_id = "startup_error"
+
+
+def http_status(exc: AcdError) -> int:
+    """The HTTP status an error answers with (acd.api): 400 unless said otherwise."""
+    for cls, code in ((NotFound, 404), (InvalidRequest, 400), (Conflict, 409),
+                      (Unavailable, 503)):
+        if isinstance(exc, cls):
+            return code
+    return 400

@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 
 from acd.api.demo import DemoServer
 from acd.app import App
-from acd.calls.call import Call
+from acd.calls.model import CallState as Call
 from acd.clock import Clock
 from acd.config import Settings, load_settings
 from acd.errors import AcdError

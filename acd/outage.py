@@ -55,13 +55,16 @@ class Outage:
 
 
 REDIS = Outage("Redis")
+ARI = Outage("ARI")  # requests to Asterisk that get no answer (the events socket logs its own)
 
 
 def report(log: logging.Logger, exc: BaseException, msg: str, *args: object,
            outage: Outage = REDIS) -> None:
     """Log a failed operation (`msg % args` says what): a connection failure counts
     towards the outage, anything else is logged with its traceback."""
-    if isinstance(exc, CONNECTION_ERRORS):
+    if isinstance(exc, AriUnavailable):
+        ARI.failed(msg % args if args else msg, exc)
+    elif isinstance(exc, CONNECTION_ERRORS):
         outage.failed(msg % args if args else msg, exc)
     else:
         log.error(msg, *args, exc_info=exc)

@@ -63,11 +63,16 @@ async def _place(http: aiohttp.ClientSession, base: str, rate: float, seconds: f
     late_max = 0.0
     tasks: set[asyncio.Task[None]] = set()
 
+    apps = body.get("apps") or []  # Stasis apps to alternate between (several acd nodes)
+    plain = {k: v for k, v in body.items() if k != "apps"}
+
     async def one(i: int) -> None:
         nonlocal errors
+        call = {**plain, "caller": f"+1555{i:07d}"}
+        if apps:
+            call["app"] = apps[i % len(apps)]
         try:
-            async with http.post(f"{base}/sim/calls",
-                                 json={**body, "caller": f"+1555{i:07d}"}) as r:
+            async with http.post(f"{base}/sim/calls", json=call) as r:
                 if r.status != 201:
                     errors += 1
         except aiohttp.ClientError:

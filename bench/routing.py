@@ -20,8 +20,9 @@ import redis.asyncio as aioredis
 from acd.agents.model import AgentDef
 from acd.clock import Clock
 from acd.routing.agents import AgentService
-from acd.routing.model import Offer, QueueDef, QueueRequest, RoutingSettings
+from acd.routing.model import QueueDef, QueueRequest, RoutingSettings
 from acd.routing.service import Router
+from bench.agents_side import AgentsSide
 from bench.common import summary_ms
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -73,27 +74,13 @@ async def _node(prefix: str, index: int, nodes: int, start_at: float, rate: floa
     agents_defs, queues = _defs()
     agents = AgentService(redis, prefix=prefix, clock=clock, agents=agents_defs,
                           settings=SETTINGS)
-    sent: dict[str, float] = {}
-    delays: list[float] = []
-    background: set[asyncio.Task[None]] = set()
-    router: Router
-
-    async def life(offer: Offer) -> None:
-        await router.offer_ringing(offer)
-        if await router.offer_answered(offer):
-            await asyncio.sleep(talk)
-            await router.call_ended(offer)
-
-    async def on_offer(offer: Offer) -> None:
-        t0 = sent.pop(offer.call_id, None)
-        if t0 is not None:
-            delays.append(time.perf_counter() - t0)
-        task = asyncio.create_task(life(offer))
-        background.add(task)
-        task.add_done_callback(background.discard)
+    side = AgentsSide(talk)
+    sent, delays, background = side.sent, side.delays, side.background
 
     router = Router(redis, prefix=prefix, node_id=f"{prefix}-n{index}", clock=clock,
-                    queues=queues, agents=agents, settings=SETTINGS, on_offer=on_offer)
+                    queues=queues, agents=agents, settings=SETTINGS, on_offer=side.on_offer)
+
+    side.router = router
     await router.start()
     rnd = random.Random(index)
     total = int(rate * seconds)

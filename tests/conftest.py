@@ -15,6 +15,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import settings
+
+# Property tests: `make test` (CI) draws the same examples on every run (derandomized,
+# seeded by each test's name), so a green run on a commit stays green in CI and a red
+# one is red for everyone; `make soak` (HYPOTHESIS_PROFILE=soak) draws fresh examples
+# every run and keeps the failures it finds (.hypothesis/) to replay them.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("soak", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REDIS_URL = os.environ.get("ACD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_ADMIN_DSN = os.environ.get("ACD_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -27,6 +36,22 @@ def shared_ari_or_skip() -> Path:
     if not (SHARED_ARI / "traces").is_dir():
         pytest.skip(f"{SHARED_ARI} is absent: the real-Asterisk traces and ARI spec are not here")
     return SHARED_ARI
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes() -> Iterator[None]:
+    """argon2id at its lowest cost in tests: ~1 ms a hash instead of ~160 ms on
+    the CI box. Every e2e test adds an admin and every API test four users; what
+    the tests prove (argon2id in PostgreSQL, a wrong password refused) holds at
+    any cost, and acd itself keeps argon2-cffi's defaults."""
+    from argon2 import PasswordHasher
+
+    from acd.people import users
+
+    real = users._hasher
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    users._hasher = real
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ import logging
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from acd.outage import Outage, report
+from acd.ari.errors import AriUnavailable
+from acd.outage import ARI, Outage, report
 
 
 def test_a_thousand_failures_log_two_lines(caplog: pytest.LogCaptureFixture) -> None:
@@ -34,3 +36,21 @@ def test_a_bug_still_gets_its_traceback(caplog: pytest.LogCaptureFixture) -> Non
     (rec,) = caplog.records
     assert rec.levelno == logging.ERROR and rec.exc_info is not None
     assert rec.getMessage() == "call c1: step" and not outage.down
+
+
+@pytest.mark.parametrize(("exc", "named"), [
+    (AriUnavailable("timeout"), "ARI"),
+    (RedisConnectionError("refused"), "Redis"),
+    (RedisTimeoutError("slow"), "Redis"),
+])
+def test_a_failure_counts_towards_its_own_outage(
+        caplog: pytest.LogCaptureFixture, exc: BaseException, named: str) -> None:
+    redis = Outage("Redis")
+    try:
+        with caplog.at_level(logging.INFO):
+            report(logging.getLogger("acd.test"), exc, "call %s: Play", "c1", outage=redis)
+        (rec,) = caplog.records
+        assert rec.getMessage().startswith(f"{named} unreachable"), rec.getMessage()
+        assert (ARI.down, redis.down) == (named == "ARI", named == "Redis")
+    finally:
+        ARI.ok()

@@ -18,6 +18,7 @@ from acd.api.access import ADMIN, AGENT, PUBLIC, SUPERVISOR, allow
 from acd.api.appkey import APP_KEY as APP_KEY
 from acd.api.auth import AUDIT, PEOPLE_KEY, add_auth_routes, make_auth_middleware
 from acd.api.body import http_errors_middleware, json_object, reason_text
+from acd.api.control import add_control_routes
 from acd.api.definitions import add_definition_routes
 from acd.api.demo import add_demo_routes
 from acd.api.desk import add_desk_routes
@@ -27,8 +28,9 @@ from acd.api.openapi import add_openapi_routes
 from acd.api.phone_metrics import phone_metrics_text
 from acd.api.reports import add_report_routes
 from acd.api.users import add_user_routes
-from acd.errors import AcdError, Conflict, InvalidRequest, NotFound
+from acd.errors import AcdError, InvalidRequest, NotFound, http_status
 from acd.metrics import refresh as refresh_metrics
+from acd.routing.keys import Keys
 
 if TYPE_CHECKING:
     from acd.app import App
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-STATUS = {NotFound: 404, InvalidRequest: 400, Conflict: 409}
 OVERRIDES = ("open", "closed", "emergency")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -54,8 +55,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPException:
         raise  # http_errors_middleware gives them the JSON shape
     except AcdError as exc:
-        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-        return _error(status, exc.error_id, exc.message, **exc.details)
+        return _error(http_status(exc), exc.error_id, exc.message, **exc.details)
     except Exception:
         logger.exception("API %s %s failed", request.method, request.path)
         return _error(500, "internal_error", "acd could not complete the request; see its log")
@@ -160,7 +160,7 @@ async def flows(request: web.Request) -> web.Response:
 async def list_members(request: web.Request) -> web.Response:
     acd = _acd(request)
     assert acd.redis is not None
-    key = f"{acd.settings.redis_prefix}:list:{request.match_info['name']}"
+    key = Keys(acd.settings.redis_prefix).caller_list(request.match_info["name"])
     members = await acd.redis.smembers(key)
     return web.json_response(sorted(members))
 
@@ -172,7 +172,7 @@ async def list_change(request: web.Request) -> web.Response:
     number = request.match_info["number"].strip()
     if not number or len(number) > 64:
         raise InvalidRequest("a list entry is a phone number of 1 to 64 characters")
-    key = f"{acd.settings.redis_prefix}:list:{request.match_info['name']}"
+    key = Keys(acd.settings.redis_prefix).caller_list(request.match_info["name"])
     if request.method == "PUT":
         await acd.redis.sadd(key, number)
     else:
@@ -186,7 +186,7 @@ async def schedule_override(request: web.Request) -> web.Response:
     acd = _acd(request)
     assert acd.redis is not None
     name = request.match_info["name"]
-    key = f"{acd.settings.redis_prefix}:schedule-override:{name}"
+    key = Keys(acd.settings.redis_prefix).schedule_override(name)
     if request.method == "GET":
         return web.json_response({"schedule": name, "override": await acd.redis.get(key)})
     if request.method == "DELETE":
@@ -234,6 +234,7 @@ def make_api(acd: App) -> web.Application:
     add_user_routes(app)
     add_live_routes(app)
     add_desk_routes(app)
+    add_control_routes(app)
     add_definition_routes(app)
     add_openapi_routes(app)
     add_report_routes(app, acd.settings.pg_dsn.get_secret_value(), acd.settings.reports)

@@ -24,6 +24,7 @@ from aiohttp_session import get_session, new_session
 
 from acd.api.access import ADMIN, AGENT, PUBLIC, SUPERVISOR, allow, roles_of
 from acd.api.body import json_object
+from acd.errors import AcdError, http_status
 from acd.people.sessions import COOKIE
 from acd.people.users import User
 
@@ -156,6 +157,9 @@ def make_auth_middleware(people: People) -> Callable[..., Awaitable[web.StreamRe
             return response
         except web.HTTPException as exc:
             status = exc.status
+            raise
+        except AcdError as exc:  # answered by errors_middleware, outside this one
+            status = http_status(exc)
             raise
         finally:
             await people.audit(principal.user.name, principal.role,

@@ -11,7 +11,6 @@ and credentials that never reach a log line, a repr or an exception.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from acd import metrics
@@ -36,12 +36,12 @@ from acd.ari.models import (
     Playback,
     StoredRecording,
 )
+from acd.ari.retry import DONE_BEFORE, made_by_first_copy, retry_safe
 
 logger = logging.getLogger(__name__)
 MAX_CONNECTIONS = 50  # concurrent ARI requests per acd process
 # Seconds before each retry of a request whose connection was dropped unanswered.
 DROPPED_RETRIES = (0.05, 0.25)
-
 
 class _Dropped(Exception):
     def __init__(self, reason: str) -> None:
@@ -95,6 +95,7 @@ class AriClient:
         self._own_session = session is None
         self._base = config.rest_base
         self._headers = config.auth_headers()
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._auth_params = config.auth_params()
         self._timeout = aiohttp.ClientTimeout(total=config.timeout)
         self.requests_sent = 0
@@ -150,7 +151,9 @@ class AriClient:
 
     async def _request(self, session: aiohttp.ClientSession, method: str, path: str,
                        url: URL, query: Params, body: JsonDict | None) -> Any:
-        for delay in (*DROPPED_RETRIES, None):
+        delays = DROPPED_RETRIES if retry_safe(method, path, query) else ()
+        retry = False
+        for delay in (*delays, None):
             self.requests_sent += 1
             try:
                 return await self._once(session, method, path, url, query, body)
@@ -160,17 +163,36 @@ class AriClient:
                 logger.info("ARI %s %s: connection dropped (%s); retrying", method, path,
                             dropped.reason)
                 await asyncio.sleep(delay)
+                retry = True
+            except AriError as exc:
+                if not retry or exc.status not in DONE_BEFORE.get(method, ()):
+                    raise
+                # The dropped copy was carried out: a DELETE has nothing left to do, a
+                # create with acd's id is read back instead of failing.
+                logger.info("ARI %s %s: the dropped copy was carried out (%s)", method, path,
+                            exc.status)
+                if method == "DELETE":
+                    return None
+                again = made_by_first_copy(method, path, query)
+                if again is None:
+                    raise
+                try:
+                    return await self.request("GET", again)
+                except AriError:
+                    raise exc from None
         raise AssertionError("unreachable")
 
     async def _once(self, session: aiohttp.ClientSession, method: str, path: str, url: URL,
                     query: Params, body: JsonDict | None) -> Any:
         try:
             async with session.request(
-                method, url, params=query or None, json=body,
-                headers=self._headers, timeout=self._timeout,
+                method, url, params=query or None,
+                data=None if body is None else orjson.dumps(body),
+                headers=self._headers if body is None else self._json_headers,
+                timeout=self._timeout,
             ) as resp:
                 status = resp.status
-                text = await resp.text() if status != 204 else ""
+                raw = await resp.read() if status != 204 else b""
         except TimeoutError:
             logger.debug("ARI %s %s timed out after %.1fs", method, path, self.config.timeout)
             raise AriUnavailable(
@@ -185,14 +207,15 @@ class AriClient:
             logger.debug("ARI %s %s failed: %s", method, path, reason)
             raise AriUnavailable(reason, method=method, path=path) from None
         if status >= 300:
+            text = raw.decode("utf-8", "replace")
             error = error_for(status, self.config.scrub(text), method, path)
             logger.debug("ARI %s %s -> %s %s", method, path, status, error.message)
             raise error
-        if not text:
+        if not raw:
             return None
         try:
-            return json.loads(text)
-        except ValueError:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
             raise AriError(
                 "answer is not JSON", status=status, method=method, path=path
             ) from None
@@ -232,6 +255,13 @@ class AriClient:
     async def stop_moh(self, cid: str) -> None:
         await self.request("DELETE", f"/channels/{_q(cid)}/moh")
 
+    async def mute(self, cid: str, direction: str = "both") -> None:
+        """Mute the channel's audio: `in` (what it says), `out` (what it hears), both."""
+        await self.request("POST", f"/channels/{_q(cid)}/mute", _params(direction=direction))
+
+    async def unmute(self, cid: str, direction: str = "both") -> None:
+        await self.request("DELETE", f"/channels/{_q(cid)}/mute", _params(direction=direction))
+
     async def ring(self, cid: str) -> None:
         await self.request("POST", f"/channels/{_q(cid)}/ring")
 
@@ -243,6 +273,14 @@ class AriClient:
 
     async def unhold(self, cid: str) -> None:
         await self.request("DELETE", f"/channels/{_q(cid)}/hold")
+
+    async def transfer_progress(self, cid: str, state: str) -> None:
+        """Tell the phone that sent a REFER on `cid` how its transfer goes: a NOTIFY
+        with a sipfrag (channel_progress 100, channel_answered 200 and the end of the
+        subscription, channel_unavailable, channel_declined). Asterisk echoes each as
+        a ChannelTransfer event with this `state`; an unknown state is a 400."""
+        await self.request("POST", f"/channels/{_q(cid)}/transfer_progress",
+                           _params(states=state))
 
     async def get_var(self, cid: str, name: str) -> str | None:
         """A channel variable's value, or None when it is unset."""
@@ -413,9 +451,33 @@ class AriClient:
         """Stop and keep the recording (DELETE on the live recording would discard it)."""
         await self.request("POST", f"/recordings/live/{_q(name)}/stop")
 
+    async def pause_live_recording(self, name: str) -> None:
+        """Pause: nothing is written until `unpause_live_recording` (the file is
+        shorter by the paused time). Pausing twice is no error (204)."""
+        await self.request("POST", f"/recordings/live/{_q(name)}/pause")
+
+    async def unpause_live_recording(self, name: str) -> None:
+        await self.request("DELETE", f"/recordings/live/{_q(name)}/pause")
+
+    async def mute_live_recording(self, name: str) -> None:
+        """Mute: silence is written meanwhile (the file keeps its length)."""
+        await self.request("POST", f"/recordings/live/{_q(name)}/mute")
+
+    async def unmute_live_recording(self, name: str) -> None:
+        await self.request("DELETE", f"/recordings/live/{_q(name)}/mute")
+
     # ----------------------------------------------------- applications, misc
 
     async def get_application(self, app: str | None = None) -> Application:
+        """One application; without `app`, every application acd serves as one (named
+        `config.app`): the channels and bridges of them all."""
+        if app is None and len(self.config.all_apps) > 1:
+            apps = [await self.get_application(name) for name in self.config.all_apps]
+            return Application(
+                name=self.config.app,
+                channel_ids=[c for a in apps for c in a.channel_ids],
+                bridge_ids=[b for a in apps for b in a.bridge_ids],
+                endpoint_ids=[e for a in apps for e in a.endpoint_ids])
         name = app or self.config.app
         return Application.from_json(await self._obj("GET", f"/applications/{_q(name)}"))
 

@@ -20,11 +20,12 @@ class AriConfig:
     """
 
     url: str = "http://127.0.0.1:8088"
-    app: str = "acd"
+    app: str = "acd"  # where acd's own channels (agent legs) go
     user: str | None = None
     password: str | None = None
     api_key: str | None = None
     timeout: float = 5.0
+    apps: tuple[str, ...] = ()  # more applications served on the same events socket
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -37,20 +38,26 @@ class AriConfig:
             raise ConfigError("ARI url must not carry a query or fragment")
         if parts.path.rstrip("/").endswith("/ari"):
             raise ConfigError("ARI url is the base without /ari (the client appends it)")
-        if not self.app:
-            raise ConfigError("ARI application name must not be empty")
+        if not self.app or not all(self.apps) or any("," in a for a in (self.app, *self.apps)):
+            raise ConfigError("ARI application names must be non-empty, without commas")
         if self.timeout <= 0:
             raise ConfigError("ARI timeout must be positive", timeout=self.timeout)
         object.__setattr__(self, "url", self.url.rstrip("/"))
 
     def __repr__(self) -> str:
         return (
-            f"AriConfig(url={self.url!r}, app={self.app!r}, user={self.user!r}, "
+            f"AriConfig(url={self.url!r}, app={self.app!r}, apps={self.apps!r}, "
+            f"user={self.user!r}, "
             f"password={'***' if self.password else None}, "
             f"api_key={'***' if self.api_key else None}, timeout={self.timeout!r})"
         )
 
     __str__ = __repr__
+
+    @property
+    def all_apps(self) -> tuple[str, ...]:
+        """`app` first, then the other applications, each once."""
+        return tuple(dict.fromkeys((self.app, *self.apps)))
 
     @property
     def rest_base(self) -> str:

@@ -457,6 +457,57 @@ class RecordingFailed(RecordingEvent):
     pass
 
 
+@dataclass(slots=True, kw_only=True)
+class ChannelTransfer(Event):
+    """A REFER from a phone whose channel has PJSIP_TRANSFER_HANDLING(ari-only): Asterisk
+    did nothing but answer 202 and NOTIFY "100 Trying"; the app carries the transfer
+    out and reports with transfer_progress, each report echoed as another
+    ChannelTransfer whose `state` is the one sent (docs/call-control.md).
+
+    About `source` (the channel the REFER came on). Blind: `destination` is the
+    Refer-To user part. Attended (`protocol_id`, the Replaces Call-ID, is set):
+    `destination_channel` is the channel of the replaced dialog, `connected_channel`
+    the one bridged with it in `bridge`."""
+
+    source: Channel
+    state: str | None = None
+    destination: str | None = None
+    protocol_id: str | None = None
+    protocol_params: dict[str, str] = field(default_factory=dict)
+    destination_channel: Channel | None = None
+    connected_channel: Channel | None = None
+    destination_bridge_id: str | None = None
+    source_connected: Channel | None = None
+    source_bridge_id: str | None = None
+
+    @property
+    def attended(self) -> bool:
+        return self.protocol_id is not None
+
+    @property
+    def channel_id(self) -> str | None:
+        return self.source.id
+
+    @classmethod
+    def from_json(cls, d: JsonDict) -> Event:
+        to, by = d["refer_to"], d["referred_by"]
+        dest = to.get("requested_destination") or {}
+        return cls(
+            source=Channel.from_json(by["source_channel"]),
+            state=d.get("state"),
+            destination=dest.get("destination"),
+            protocol_id=dest.get("protocol_id"),
+            protocol_params={str(p["parameter_name"]): str(p["parameter_value"])
+                             for p in dest.get("additional_protocol_params") or ()},
+            destination_channel=_opt_channel(to, "destination_channel"),
+            connected_channel=_opt_channel(to, "connected_channel"),
+            destination_bridge_id=(to.get("bridge") or {}).get("id"),
+            source_connected=_opt_channel(by, "connected_channel"),
+            source_bridge_id=(by.get("bridge") or {}).get("id"),
+            **_head(d),
+        )
+
+
 _MODELLED: tuple[Any, ...] = (
     ApplicationReplaced, StasisStart, StasisEnd, ChannelCreated, ChannelStateChange,
     ChannelConnectedLine, ChannelUnhold, ChannelTalkingStarted, ChannelToneDetected,
@@ -464,7 +515,7 @@ _MODELLED: tuple[Any, ...] = (
     ChannelTalkingFinished, ChannelCallerId, ChannelVarset, ChannelUserevent, Dial,
     BridgeCreated, BridgeDestroyed, BridgeMerged, ChannelEnteredBridge, ChannelLeftBridge,
     PlaybackStarted, PlaybackContinuing, PlaybackFinished,
-    RecordingStarted, RecordingFinished, RecordingFailed,
+    RecordingStarted, RecordingFinished, RecordingFailed, ChannelTransfer,
 )
 _PARSERS: dict[str, Callable[[JsonDict], Event]] = {c.__name__: c.from_json for c in _MODELLED}
 EVENT_TYPES: frozenset[str] = frozenset(_PARSERS)

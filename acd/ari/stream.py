@@ -9,13 +9,18 @@ worker task that exists only while the lane has work; lanes run concurrently.
 A dropped socket loses events but not calls: after every (re)connect the stream
 asks ARI which channels the application still holds and hands their ids to
 `on_connect`, so the owner can re-adopt them.
+
+One socket serves every application of the config (`AriConfig.all_apps`,
+`app=acd-0,acd-1,...`): Asterisk runs each application's events on a thread of its
+own, so calls spread over several applications are not serialised on one. After
+each connect each application gets the event filter: `allow` (only these types
+reach acd) or else `disallow` (these do not).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections import deque
@@ -24,6 +29,7 @@ from time import perf_counter
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 
 from acd import metrics
 from acd.ari.client import AriClient, describe_failure
@@ -134,6 +140,7 @@ class EventStream:
         lane_of: LaneOf | None = None,
         disallow: Sequence[str] = (),
         *,
+        allow: Sequence[str] = (),
         session: aiohttp.ClientSession | None = None,
         backoff_base: float = 0.1,
         backoff_cap: float = 1.0,
@@ -143,6 +150,7 @@ class EventStream:
         self.config = config
         self._on_connect = on_connect
         self._disallow = tuple(disallow)
+        self._allow = tuple(allow)
         self._session = session
         self._own_session = session is None
         self._backoff_base = backoff_base
@@ -155,9 +163,10 @@ class EventStream:
         self._resyncs: set[asyncio.Task[None]] = set()
         self._on_connect_lock = asyncio.Lock()
         self._stopping = False
-        self._params = {"app": config.app, "subscribeAll": "false", **config.auth_params()}
+        apps = ",".join(config.all_apps)
+        self._params = {"app": apps, "subscribeAll": "false", **config.auth_params()}
         # What logs may show: the URL without the api_key.
-        self.log_url = f"{config.ws_base}?app={quote(config.app, safe='')}&subscribeAll=false"
+        self.log_url = f"{config.ws_base}?app={quote(apps, safe=',')}&subscribeAll=false"
         self.connected = False
         self.events_received = 0
         self.connects = 0
@@ -305,8 +314,8 @@ class EventStream:
     def _on_text(self, data: str) -> None:
         received_at = perf_counter()
         try:
-            decoded = json.loads(data)
-        except ValueError:
+            decoded = orjson.loads(data)
+        except orjson.JSONDecodeError:
             logger.warning("ARI events: skipped a frame that is not JSON")
             return
         if not isinstance(decoded, dict):
@@ -324,9 +333,11 @@ class EventStream:
             if ws.closed or self._stopping:
                 return
             try:
-                if self._disallow:
-                    await self._set_filter(client)
-                app = await client.get_application()
+                channel_ids: list[str] = []
+                for name in self.config.all_apps:
+                    if self._allow or self._disallow:
+                        await self._set_filter(client, name)
+                    channel_ids += (await client.get_application(name)).channel_ids
                 break
             except AriError as exc:
                 failures += 1
@@ -336,14 +347,19 @@ class EventStream:
             # Serialised: a quick reconnect must not run two adoptions at once.
             async with self._on_connect_lock:
                 try:
-                    await self._on_connect(app.channel_ids)
+                    await self._on_connect(channel_ids)
                 except Exception:
                     logger.exception("ARI events: on_connect failed")
         self.resyncs += 1
 
-    async def _set_filter(self, client: AriClient) -> None:
+    async def _set_filter(self, client: AriClient, app: str) -> None:
         try:
-            await client.set_event_filter(None, [{"type": t} for t in self._disallow])
+            if self._allow:
+                # The allow list alone decides; a disallow list left from before is cleared.
+                await client.set_event_filter([{"type": t} for t in self._allow], [], app=app)
+            else:
+                await client.set_event_filter(None, [{"type": t} for t in self._disallow],
+                                              app=app)
         except AriError as exc:
             if exc.status is None:
                 raise

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from acd import metrics
 from acd.ari.errors import AriError
-from acd.calls.call import Call
-from acd.calls.messages import Vanished
+from acd.calls.events import Vanished
+from acd.calls.model import CallState, Phase, monitor_channels
 from acd.calls.recovery import recover
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Reconciler:
                 gone = await self._gone(call, live, asked_ms)
                 if gone:
                     done.calls_ended += 1
-                    self.svc.post(call, Vanished(frozenset(gone)))
+                    self.svc.post(call.call_id, Vanished(frozenset(gone)))
             done.legs_hung_up = await self._unclaimed(live)
             try:
                 done.records_written = await recover(self.d, self.svc, live)
@@ -99,11 +99,11 @@ class Reconciler:
                 self.svc.on_reconciled(done)
             return done
 
-    async def _gone(self, call: Call, live: set[str], asked_ms: int) -> set[str]:
+    async def _gone(self, call: CallState, live: set[str], asked_ms: int) -> set[str]:
         """The channels of `call` Asterisk no longer has. Only channels that existed
         before the listing was asked for count (a call that just arrived, a leg being
         created, are not in it yet); a leg is confirmed with a look-up."""
-        if call.written or call.started_ms >= asked_ms:
+        if call.phase is Phase.ENDED or call.started_ms >= asked_ms:
             return set()
         gone: set[str] = set()
         candidates = [leg.channel_id for leg in call.live_legs()
@@ -146,16 +146,16 @@ class Reconciler:
         call = self.svc.calls.get(call_id) if call_id is not None else None
         if call is None:
             return False
-        if channel_id == call.channel_id:
+        if channel_id == call.channel_id or channel_id in monitor_channels(call):
             return True
-        leg = call.legs.get(channel_id)
-        return leg is not None and leg.ended_ms is None
+        leg = call.leg(channel_id)
+        return leg is not None and leg.live
 
     async def _routing(self) -> int:
         """Release the calls routing holds for this node that it no longer holds,
         and stop renewing on-call deadlines of calls it no longer holds."""
         def held() -> set[str]:
-            return {call.rid for call in self.svc.calls.values() if not call.written}
+            return {call.rid for call in self.svc.calls.values() if call.phase is not Phase.ENDED}
         router = self.d.router
         router.keep_connected(held())
         try:

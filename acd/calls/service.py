@@ -1,8 +1,11 @@
-"""The call room's front door: ARI events in, one lane per call.
+"""The call room's front door: ARI events, offers and timers in, one mailbox per call.
 
-Stasis handlers look the call up and delegate to `CallFlow`. Anything that goes
-wrong for a caller we own ends with the caller sent back to the dialplan or
-hung up politely, never left in Stasis in silence.
+Each call is a `CallState` value stepped by the pure machine (acd.calls.machine);
+the executor (acd.calls.effects) carries its commands out and feeds results and
+failures back, in the call's mailbox, one item at a time. Anything that goes wrong
+for a caller we own ends with the caller sent back to the dialplan or hung up
+politely, never left in Stasis in silence: an unexpected exception in a call's
+handling is fed to the machine as `Crashed` (its safety net).
 """
 
 from __future__ import annotations
@@ -10,16 +13,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from acd.ari import events as ev
 from acd.ari.client import AriClient
 from acd.ari.errors import AriError
-from acd.calls.call import Call, Phase
-from acd.calls.flow import CallDeps, CallFlow
-from acd.calls.lane import Lane
-from acd.calls.messages import LeftQueue, OfferMsg, Reap, Requeue, Start, StartCallback
+from acd.calls import commands as c
+from acd.calls import events as e
+from acd.calls import phone_calls, strangers
+from acd.calls.adopt import readopt
+from acd.calls.agent_events import to_call_event
+from acd.calls.deps import CallDeps
+from acd.calls.effects import Executor
+from acd.calls.lookups import Lookups
+from acd.calls.machine import step_recorded as step  # the moves kept in the record
+from acd.calls.mailbox import Mailbox, stop_all
+from acd.calls.model import (
+    IN_QUEUE,
+    CallState,
+    Phase,
+    call_of_recording,
+    callback_channel_id,
+)
+from acd.calls.phases import control
 from acd.calls.reconcile import Reconciled, Reconciler
+from acd.calls.records import Records
+from acd.calls.replies import Replies
+from acd.ivr.engine import IvrContext
+from acd.outage import report
 from acd.routing.model import Offer
 
 logger = logging.getLogger(__name__)
@@ -32,135 +55,236 @@ CALLBACK_ARG = "callback"
 STILL_ON_LINE_RETRY = 10.0
 
 
+class CommandFailed(Exception):
+    """Carrying out one of a call's commands raised what no client should (a bug):
+    the command was failed ("error") and the rest of the step carried out."""
+
+
 class CallService:
     """Owns the calls of this acd process."""
 
     def __init__(self, deps: CallDeps) -> None:
         self.deps = deps
         self.ari: AriClient = deps.ari
-        self.flow = CallFlow(deps, self)
-        self.calls: dict[str, Call] = {}  # by call id
+        self.records = Records(deps.redis, deps.redis_prefix, deps.clock)
+        self.lookups = Lookups(deps.redis, deps.redis_prefix, deps.http_policy)
+        self.replies = Replies()
+        self.executor = Executor(deps, self.records, self.lookups, self.replies)
+        self.calls: dict[str, CallState] = {}  # by call id
         self._by_channel: dict[str, str] = {}  # channel id -> call id
         self._by_routing: dict[str, str] = {}  # routing id -> call id (callbacks)
-        self._lanes: dict[str, Lane] = {}
+        self._boxes: dict[str, Mailbox] = {}
+        self._phone_legs: dict[str, list[str]] = {}  # call id -> its agent phone's 2nd calls
         self.accepting = True
         self.calls_started = 0
         self.calls_ended = 0
-        self.on_call_ended: Callable[[Call], Awaitable[None] | None] | None = None
+        self.handler_errors = 0
+        self.strangers = 0  # channels acd did not make that entered the app (hung up)
+        self.on_call_ended: Callable[[CallState], Awaitable[None] | None] | None = None
         self.on_reconciled: Callable[[Reconciled], None] | None = None
         self.reconciler = Reconciler(self)
         self.adopted = False  # the first re-adoption after start is done
         self._reconciling: asyncio.Task[None] | None = None
+        self._spawned: set[asyncio.Task[None]] = set()
 
-    # ----------------------------------------------------------------- lanes
+    # ----------------------------------------------------------------- calls
 
     def lane_of(self, event: ev.Event) -> str | None:
         """The event stream's lane for an event: the call id when we know it."""
         cid = event.channel_id
-        if cid is None:
-            return None
-        return self._by_channel.get(cid)
+        if cid is None and isinstance(event, ev.RecordingEvent):
+            return call_of_recording(event.recording.name)  # #17: the bridge's recording
+        return None if cid is None else self._by_channel.get(cid)
 
     def by_channel(self, channel_id: str) -> str | None:
         """The id of the call a channel belongs to, if any."""
         return self._by_channel.get(channel_id)
 
-    def bind_channel(self, channel_id: str, call: Call) -> None:
-        self._by_channel[channel_id] = call.call_id
+    def adopt(self, state: CallState, first: e.Event | None, *legs: str) -> None:
+        """Hold `state` (a new or re-adopted call) and post its first event."""
+        self.calls[state.call_id] = state
+        for channel_id in (state.channel_id, *legs):
+            self._by_channel[channel_id] = state.call_id
+        if state.routing_id is not None:
+            self._by_routing[state.routing_id] = state.call_id
+        self.calls_started += 1
+        if first is not None:
+            self.post(state.call_id, first)
 
-    def unbind_channel(self, channel_id: str) -> None:
-        self._by_channel.pop(channel_id, None)
+    def bind_phone_leg(self, channel_id: str, call_id: str) -> None:
+        """An agent phone's second call belongs to `call_id` (a consult, #17)."""
+        self._by_channel[channel_id] = call_id
+        self._phone_legs.setdefault(call_id, []).append(channel_id)
 
-    def bind_routing(self, call: Call) -> None:
-        """A callback call serves another call's routing task: find it by that id."""
-        if call.routing_id is not None:
-            self._by_routing[call.routing_id] = call.call_id
-
-    def _routed(self, routing_id: str) -> Call | None:
-        call_id = self._by_routing.get(routing_id)
-        return self.calls.get(call_id) if call_id is not None else None
-
-    def post(self, call: Call, item: object) -> None:
-        if call.call_id not in self.calls:
+    def post(self, call_id: str, item: e.Event) -> None:
+        if call_id not in self.calls:
             return  # finished and forgotten: late timers and events have nothing to do
-        lane = self._lanes.get(call.call_id)
-        if lane is None:
-            flow = self.flow
+        box = self._boxes.get(call_id)
+        if box is None:
+            async def handler(item: object, cid: str = call_id) -> None:
+                await self._handle(cid, item)
 
-            async def handler(item: object, c: Call = call) -> None:
-                await flow.handle(c, item)
+            async def on_error(item: object, exc: BaseException, cid: str = call_id) -> None:
+                await self._crashed(cid, item)
 
-            lane = Lane(call.call_id, handler)
-            self._lanes[call.call_id] = lane
-        lane.post(item)
+            box = Mailbox(call_id[:8], handler, on_error, self.deps.clock)
+            self._boxes[call_id] = box
+        box.post(item)
 
-    def forget(self, call: Call) -> None:
-        """Drop a finished call from memory (its rows are already queued)."""
-        self.calls.pop(call.call_id, None)
-        self._lanes.pop(call.call_id, None)
-        self.unbind_channel(call.channel_id)
-        if call.routing_id is not None and self._by_routing.get(call.routing_id) == call.call_id:
-            del self._by_routing[call.routing_id]
-        if call.announce_timer is not None:
-            call.announce_timer.cancel()
-        for leg in call.legs.values():
-            self.unbind_channel(leg.channel_id)
+    async def _handle(self, call_id: str, item: object) -> None:
+        """One item of a call's mailbox: step the machine, carry the commands out,
+        then step the results (before the next item: as if each request were
+        awaited in place)."""
+        todo: deque[e.Event] = deque([cast(e.Event, item)])  # only events are posted
+        box = self._boxes[call_id]
+        if isinstance(item, e.Control) and call_id not in self.calls:
+            self.replies.deliver(control.ended(item))  # it ended while the move waited
+        bug: Exception | None = None
+        while todo:
+            state = self.calls.get(call_id)
+            if state is None:
+                break
+            state, commands = step(state, todo.popleft(), self.deps.clock.now())
+            self.calls[call_id] = state
+            results: list[e.Event] = []
+            for cmd in commands:
+                if isinstance(cmd, c.CreateChannel | c.StartSnoop):
+                    # Bound first: its StasisStart may come before the create's answer.
+                    self._by_channel[cmd.channel_id] = call_id
+                try:
+                    results += await self.executor.run(call_id, cmd, box)
+                except Exception as exc:
+                    # A bug carrying this command out: the machine already counts on
+                    # the rest of the step (its rows, its timers), so that still
+                    # happens; the safety net follows (the mailbox's on_error).
+                    bug = bug or exc
+                    results.append(e.Failed(cmd, "error"))
+                if isinstance(cmd, c.Finished):
+                    self._forget(state)
+            todo.extendleft(reversed(results))
+        if bug is not None:
+            raise CommandFailed(f"call {call_id[:8]}: a command failed: {bug!r}") from bug
+
+    async def _crashed(self, call_id: str, item: object) -> None:
+        """The per-call safety net: a caller not talking to an agent goes back to
+        the dialplan (its fallback serves them); connected parties stay bridged."""
+        self.handler_errors += 1
+        if isinstance(item, e.Control):
+            self.replies.deliver(c.Reply(item.request_id, False, "failed",
+                                         f"the move {item.action!r} failed"))
+        if not isinstance(item, e.Crashed):
+            try:
+                await self._handle(call_id, e.Crashed())
+                return
+            except CommandFailed:
+                # The machine heard of it ("error") and has done what it does then.
+                logger.exception("call %s: a command of its safety net failed", call_id[:8])
+                return
+            except Exception:
+                logger.exception("call %s: failed in its safety net", call_id[:8])
+        # The safety net itself failed: the last resort is to let the caller go.
+        state = self.calls.get(call_id)
+        if state is not None:
+            logger.error("call %s: the safety net failed too; hanging up", call_id)
+            try:
+                await self.ari.hangup(state.channel_id)
+            except AriError as exc:
+                logger.info("call %s: last-resort hang-up: %s", call_id, exc)
+
+    def _forget(self, state: CallState) -> None:
+        """Drop a finished call (its rows are queued): its mailbox closes with its
+        timers and tasks."""
+        self.calls.pop(state.call_id, None)
+        box = self._boxes.pop(state.call_id, None)
+        if box is not None:
+            box.close()
+        for channel_id in (state.channel_id, *(leg.channel_id for leg in state.legs),
+                           *state.monitor_ids, *self._phone_legs.pop(state.call_id, ())):
+            if self._by_channel.get(channel_id) == state.call_id:
+                del self._by_channel[channel_id]
+        if state.routing_id is not None and self._by_routing.get(state.routing_id) == \
+                state.call_id:
+            del self._by_routing[state.routing_id]
         self.calls_ended += 1
+        logger.info("call %s: ended (%s)", state.call_id[:8], state.outcome)
         if self.on_call_ended is not None:
-            result = self.on_call_ended(call)
+            result = self.on_call_ended(state)
             if asyncio.iscoroutine(result):
-                asyncio.get_running_loop().create_task(result)
+                self._spawn(result)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        async def run() -> None:
+            await coro
+        task = asyncio.get_running_loop().create_task(run())
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
 
     # ---------------------------------------------------------------- events
 
     async def handle_event(self, event: ev.Event) -> None:
         """Entry point for every ARI event (already in its lane)."""
-        cid = event.channel_id
         if isinstance(event, ev.StasisStart):
-            await self._stasis_start(event)
+            kind = strangers.kind_of(event)
+            if kind == "caller":
+                await self._stasis_start(event)
+                return
+            if kind == "phone":  # an agent's phone dialled a colleague (#17)
+                await phone_calls.arrive(self, event)
+                return
+            if kind != "role":  # never a caller: no IVR, no calls row
+                logger.warning("%s channel %s (%s) entered the app: hung up", kind,
+                               event.channel.id, event.channel.name)
+                self.strangers += 1
+                await self._safe(self.ari.hangup(event.channel.id), f"hang up {kind} channel")
+                return
+        cid = event.channel_id
+        call_id = self._by_channel.get(cid) if cid is not None else None
+        if cid is None and isinstance(event, ev.RecordingEvent):
+            call_id = call_of_recording(event.recording.name)  # #17: the bridge's recording
+        state = self.calls.get(call_id) if call_id is not None else None
+        if state is None:
+            if isinstance(event, ev.StasisStart) and cid is not None:
+                # A leg from a previous life of acd (or of a finished call).
+                await self._safe(self.ari.hangup(cid), "orphan agent leg")
             return
-        if cid is None:
-            return
-        call_id = self._by_channel.get(cid)
-        if call_id is None:
-            return
-        call = self.calls.get(call_id)
-        if call is not None:
-            self.post(call, event)
+        mapped = to_call_event(state, event)
+        if mapped is not None:
+            self.post(state.call_id, mapped)
 
     async def _stasis_start(self, event: ev.StasisStart) -> None:
         channel = event.channel
-        if event.args and event.args[0] in (AGENT_ARG, CALLBACK_ARG):
-            # Our own agent leg (or callback) entering Stasis: only now may it be
-            # dialled (a real Asterisk answers 409 "Channel not in Stasis
-            # application" before this).
-            call_id = self._by_channel.get(channel.id)
-            call = self.calls.get(call_id) if call_id is not None else None
-            if call is None:
-                # A leg from a previous life of acd with nobody to talk to.
-                await self._safe(self.ari.hangup(channel.id), "orphan agent leg")
-                return
-            self.post(call, event)
-            return
         if channel.id in self._by_channel:
             return
         if not self.accepting:
             # Shutting down: let the dialplan's fallback take the caller.
             await self._safe(self.ari.continue_in_dialplan(channel.id), "send back to dialplan")
             return
-        call = Call(
-            call_id=uuid.uuid4().hex,
-            channel_id=channel.id,
-            caller_number=channel.caller_number,
-            caller_name=channel.caller_name,
-            dialled=channel.exten,
-            started_ms=self.deps.clock.ms(),
-            language=channel.language or "en",
-        )
-        self.calls[call.call_id] = call
-        self.bind_channel(channel.id, call)
-        self.calls_started += 1
-        self.post(call, Start())
+        call_id = uuid.uuid4().hex
+        state = CallState(
+            call_id=call_id, channel_id=channel.id, caller_number=channel.caller_number,
+            caller_name=channel.caller_name, dialled=channel.exten,
+            started_ms=self.deps.clock.ms(), language=channel.language or "en",
+            settings=self.deps.call_settings())
+        self.adopt(state, self.start_event(state))
+
+    def start_event(self, state: CallState) -> e.Start:
+        """The IVR's start for `state`: the flow for its number, or none."""
+        flow = self.deps.flows.for_number(state.dialled)
+        if flow is None:
+            logger.warning("call %s: no flow for %r; back to the dialplan", state.call_id,
+                           state.dialled)
+            return e.Start(None)
+        return e.Start(flow, IvrContext(
+            call_id=state.call_id, caller_number=state.caller_number, dialled=state.dialled,
+            language=state.language, flows=self.deps.flows.snapshot()))
+
+    def find(self, call_id: str) -> CallState | None:
+        """A call this node holds, by its call id or its id in routing."""
+        return self._routed(call_id) or self.calls.get(call_id)
+
+    def _routed(self, routing_id: str) -> CallState | None:
+        call_id = self._by_routing.get(routing_id)
+        return self.calls.get(call_id) if call_id is not None else None
 
     async def on_offer(self, offer: Offer) -> None:
         """The router reserved an agent for one of our calls (or callback tasks)."""
@@ -171,52 +295,52 @@ class CallService:
                 await self._safe(self.deps.router.callback_failed(offer, STILL_ON_LINE_RETRY),
                                  "postpone callback")
                 return
-            self._start_callback(offer)
+            await self._start_callback(offer)
             return
         if call is None or call.phase in (Phase.ENDING, Phase.ENDED):
             logger.info("offer for unknown or finished call %s: released", offer.call_id)
             # Dequeue (not offer_failed): the call has nobody to connect any more.
             await self._safe(self.deps.router.dequeue(offer.call_id), "release offer")
             return
-        self.post(call, OfferMsg(offer))
+        qdef = self.deps.queues.get(offer.queue)
+        self.post(call.call_id, e.OfferArrived(
+            offer, ring_all=qdef is not None and qdef.strategy == "ring_all"))
 
-    def _start_callback(self, offer: Offer) -> None:
+    async def _start_callback(self, offer: Offer) -> None:
         """An agent is reserved for a callback task: a new call, to the caller."""
         assert offer.callback is not None
+        attempt = await self.records.callback_attempt(offer.call_id)
         call_id = uuid.uuid4().hex
-        call = Call(
-            call_id=call_id, channel_id=f"acd-cb-{call_id[:16]}",
-            caller_number=offer.callback, caller_name="", dialled="callback",
-            started_ms=self.deps.clock.ms(), phase=Phase.DIALLING, queue=offer.queue,
-            enqueued_ms=offer.enqueued_at_ms, routing_id=offer.call_id,
-            channel_created=False,
-        )
-        self.calls[call.call_id] = call
-        self.bind_channel(call.channel_id, call)
-        self.bind_routing(call)
-        self.calls_started += 1
-        self.post(call, StartCallback(offer))
+        state = CallState(
+            call_id=call_id, channel_id=callback_channel_id(call_id),
+            caller_number=offer.callback, dialled="callback",
+            started_ms=self.deps.clock.ms(), phase=Phase.DIALLING, routing_id=offer.call_id,
+            channel_created=False, settings=self.deps.call_settings())
+        self.adopt(state, e.StartCallback(offer, attempt))
 
     def requeue_waiting(self, lost: bool = False) -> None:
         """Put every caller this node holds as waiting back in routing (kept places
         stay; lost ones come back with their original enqueue time). With `lost`
         (Redis lost its data) offered calls too, and connected calls write their
         re-adoption records again."""
-        phases = (Phase.QUEUED, Phase.OFFERING, Phase.CONNECTED) if lost else (Phase.QUEUED,)
+        phases = (*IN_QUEUE, Phase.CONNECTED) if lost else (Phase.QUEUED,)
         for call in list(self.calls.values()):
             if call.phase in phases:
-                self.post(call, Requeue(lost))
+                self.post(call.call_id, e.Requeue(lost))
 
     def on_queue_exit(self, call_id: str, reason: str) -> None:
         """Routing gave a waiting call back (its queue has nobody logged in)."""
         call = self._routed(call_id) or self.calls.get(call_id)
         if call is not None:
-            self.post(call, LeftQueue(reason))
+            self.post(call.call_id, e.LeftQueue(reason))
 
     async def on_connect(self, channel_ids: list[str]) -> None:
-        """After every (re)connect: re-adopt the channels still in our app, then
-        end what is gone (see acd.calls.reconcile)."""
-        await self.flow.readopt(channel_ids)
+        """After every (re)connect: re-adopt the channels still in our app, ask every
+        call what it missed, then end what is gone (see acd.calls.reconcile)."""
+        await readopt(self, channel_ids)
+        if self.adopted:
+            for call_id in list(self.calls):
+                self.post(call_id, e.Reconnected())
         self.adopted = True
         await self.reconciler.run("connect")
 
@@ -234,8 +358,8 @@ class CallService:
                 continue
             try:
                 await self.reconciler.run("periodic")
-            except Exception:
-                logger.exception("periodic reconciliation failed")
+            except Exception as exc:  # an outage is logged once, not once per period
+                report(logger, exc, "periodic reconciliation failed")
 
     async def stop(self) -> None:
         """Stop taking calls; live calls stay in Asterisk for a restarted acd."""
@@ -244,31 +368,21 @@ class CallService:
             self._reconciling.cancel()
             await asyncio.gather(self._reconciling, return_exceptions=True)
             self._reconciling = None
-        for call in list(self.calls.values()):
-            for handle in call.timers.values():
-                handle.cancel()
-            if call.announce_timer is not None:
-                call.announce_timer.cancel()
         # Bounded as a whole, not per call: 2 s however many calls are live.
-        lanes = [lane for lane in self._lanes.values() if lane.busy]
-        if lanes:
-            try:
-                await asyncio.wait_for(asyncio.gather(*(lane.idle() for lane in lanes)),
-                                       timeout=2.0)
-            except TimeoutError:
-                logger.warning("%d call lanes did not finish within 2 s at shutdown",
-                               sum(1 for lane in lanes if lane.busy))
+        await stop_all(self._boxes.values(), timeout=2.0)
+
+    async def close(self) -> None:
+        await self.lookups.close()
+        await self.records.close()
+        for task in list(self._spawned):
+            task.cancel()
 
     async def drain(self, timeout: float) -> None:
-        """Wait until every call lane is idle (tests and benchmarks)."""
+        """Wait until every call mailbox is idle (tests and benchmarks)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
-        while any(lane.busy for lane in self._lanes.values()) and loop.time() < end:
+        while any(box.busy for box in self._boxes.values()) and loop.time() < end:
             await asyncio.sleep(0.01)
-
-    def reap_all(self) -> None:
-        for call in list(self.calls.values()):
-            self.post(call, Reap())
 
     async def _safe(self, coro: Awaitable[object], what: str) -> None:
         try:

@@ -118,7 +118,7 @@ def apply(app: App, agents: list[AgentSettings], queues: list[QueueDef]) -> None
             skills.update(step.add_skills)
     router.layout = Layout.build(router.keys, router.queues, skills)
     router.scripts = Scripts(redis, router.layout, router.settings)
-    router._working_cache.clear()
+    router.definitions_changed()
     calls.deps.queues.clear()
     calls.deps.queues.update(router.queues)
     app.settings.agents = list(agents)

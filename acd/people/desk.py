@@ -20,7 +20,7 @@ from acd.people.keys import PeopleKeys
 from acd.routing.client import RedisClient
 
 if TYPE_CHECKING:
-    from acd.calls.call import Call
+    from acd.calls.model import CallState as Call
     from acd.routing.model import Offer
 
 POP_TTL_S = 4 * 3600

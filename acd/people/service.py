@@ -21,7 +21,7 @@ from acd.people.users import UserStore
 from acd.routing.client import RedisClient
 
 if TYPE_CHECKING:
-    from acd.calls.call import Call
+    from acd.calls.model import CallState as Call
     from acd.clock import Clock
     from acd.routing.model import Offer
     from acd.routing.service import Router

@@ -166,13 +166,16 @@ class _Gen:
                 self.out.dispositions.append(
                     (call_id, agent.id, queue, self.rnd.choice(CODES), "", end + wrap))
         wait_ms = _ms(wait)
+        # About one answered call in four has the caller on hold for a tenth of it (no
+        # random draw: the rest of the history stays as it was).
+        hold_ms = _ms(talk) // 10 if talk is not None and _ms(talk) % 4 == 0 else 0
         self.out.calls.append(CallRow(
             call_id=call_id, channel_id=f"ch-{call_id[:12]}", caller_number=caller,
             dialled="100", flow="main", flow_version="demo", started_at=t, queue=queue,
             enqueued_at=enq, answered_at=answered, ended_at=end,
             agent_id=agent.id if agent else None, outcome=outcome, hangup_cause=16,
-            wait_ms=wait_ms, talk_ms=_ms(talk) if talk is not None else None,
-            variables=None))
+            wait_ms=wait_ms, talk_ms=None if talk is None else _ms(talk) - hold_ms,
+            variables=None, hold_ms=hold_ms if talk is not None else None))
         if self.full:
             self._details(call_id, queue, t, enq, answered, end, agent, outcome, wait_ms)
 

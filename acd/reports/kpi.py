@@ -29,12 +29,14 @@ later one.
   moving average). **ASA p90**: the wait, in whole seconds (rounded down), within
   which 90 % of answered calls were answered (nearest rank).
 - **AHT** (average handle time): (talk + hold + wrap-up) / answered. Talk is the
-  call row's `talk_ms`; hold is not recorded yet and counts 0; wrap-up is the time
+  call row's `talk_ms` (connected time less hold); hold its `hold_ms` (every hold of
+  the caller, from the desktop or the phone's button; docs/call-control.md); wrap-up is the time
   the agent then spent in the `wrap_up` state, given to the call the agent most
   recently started before the wrap-up began.
 - **average abandon time**: the mean wait of abandoned calls (short ones excluded).
 - **longest wait**: the longest wait of any offered call.
-- **transfers**: queue calls whose outcome is `transferred`.
+- **transfers** (and holds): from the calls' queue events, not their outcome (a call
+  transferred to another agent who answers ends `answered`): acd.reports.moves.
 - **callbacks**: queue calls whose caller asked to be called back (outcome
   `callback`); **callbacks answered**: calls acd placed to call back, answered.
 
@@ -99,6 +101,7 @@ class QueueCounts:
     short_abandons: int = 0
     longest_wait_ms: int = 0
     talk_ms: int = 0
+    hold_ms: int = 0
     wrap_ms: int = 0
     transfers: int = 0
     callbacks: int = 0
@@ -163,12 +166,12 @@ def add_call(counts: QueueCounts, c: Any, rules: QueueRules) -> None:
         counts.answered_within += wait <= rules.sl_ms
         counts.answer_wait_ms += wait
         counts.talk_ms += _get(c, "talk_ms") or 0
+        counts.hold_ms += _get(c, "hold_ms") or 0
         counts.waits[wait // 1000] = counts.waits.get(wait // 1000, 0) + 1
     if aband and not short:
         counts.abandoned += 1
         counts.abandoned_within += wait <= rules.sl_ms
         counts.abandon_wait_ms += wait
-    counts.transfers += _get(c, "outcome") == "transferred"
     counts.callbacks += _get(c, "outcome") == "callback"
 
 
@@ -294,7 +297,7 @@ def service_level(c: QueueCounts, policy: AbandonPolicy) -> float | None:
 def queue_kpis(c: QueueCounts, rules: QueueRules) -> dict[str, Any]:
     """The derived KPIs of a queue's counts (ratios None when undefined; times in s)."""
     asa = _ratio(c.answer_wait_ms, c.answered)
-    aht = _ratio(c.talk_ms + c.wrap_ms, c.answered)
+    aht = _ratio(c.talk_ms + c.hold_ms + c.wrap_ms, c.answered)
     aban = _ratio(c.abandon_wait_ms, c.abandoned)
     return {
         "entered": c.entered, "offered": c.offered, "answered": c.answered,
@@ -306,7 +309,7 @@ def queue_kpis(c: QueueCounts, rules: QueueRules) -> dict[str, Any]:
         "abandon_rate": _ratio(c.abandoned, c.offered),
         "asa_s": None if asa is None else asa / 1000, "asa_p90_s": p90_s(c.waits),
         "aht_s": None if aht is None else aht / 1000,
-        "talk_s": c.talk_ms / 1000, "hold_s": 0.0, "wrap_s": c.wrap_ms / 1000,
+        "talk_s": c.talk_ms / 1000, "hold_s": c.hold_ms / 1000, "wrap_s": c.wrap_ms / 1000,
         "avg_abandon_s": None if aban is None else aban / 1000,
         "longest_wait_s": c.longest_wait_ms / 1000, "transfers": c.transfers,
         "callbacks": c.callbacks, "callbacks_answered": c.callbacks_answered,

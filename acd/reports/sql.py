@@ -1,4 +1,4 @@
-"""Reports by SQL over the interval summaries (migration 0005), through asyncpg.
+"""Reports by SQL over the interval summaries (migrations 0005, 0007), through asyncpg.
 
 The summaries hold additive counts per 15-minute UTC bucket; these queries add
 them up over a range, per queue, per local interval or per local day, and compute
@@ -15,12 +15,13 @@ from typing import Any, Literal
 import asyncpg
 
 from acd.reports.kpi import QueueRules, rules_for
+from acd.reports.moves import COUNTED, By, MoveCounts, merge_agents, merge_queues
 
 Group = Literal["queue", "interval", "day"]
 
 _COUNTS = ("entered", "offered", "answered", "answered_within", "answer_wait_ms",
            "abandoned", "abandoned_within", "abandon_wait_ms", "short_abandons",
-           "talk_ms", "wrap_ms", "transfers", "callbacks", "callbacks_answered")
+           "talk_ms", "hold_ms", "wrap_ms", "transfers", "callbacks", "callbacks_answered")
 
 
 _TABLES = ("report_queue_intervals", "report_agent_time", "report_agent_calls")
@@ -101,7 +102,7 @@ SELECT s2.*, p.p90 AS asa_p90_s,
        END AS service_level,
        abandoned::float8 / nullif(offered, 0) AS abandon_rate,
        answer_wait_ms::float8 / nullif(answered, 0) / 1000 AS asa_s,
-       (talk_ms + wrap_ms)::float8 / nullif(answered, 0) / 1000 AS aht_s,
+       (talk_ms + hold_ms + wrap_ms)::float8 / nullif(answered, 0) / 1000 AS aht_s,
        abandon_wait_ms::float8 / nullif(abandoned, 0) / 1000 AS avg_abandon_s
 FROM s2 LEFT JOIN p ON p.queue = s2.queue AND p.grp = s2.grp
 ORDER BY s2.grp, s2.queue
@@ -128,7 +129,7 @@ def _queue_row(r: asyncpg.Record, rules: Mapping[str, QueueRules], group: Group,
         "service_level": r["service_level"], "target_sl": q.target_sl,
         "sl_threshold_s": q.sl_threshold_s, "abandon_policy": r["policy"],
         "abandon_rate": r["abandon_rate"], "asa_s": r["asa_s"], "asa_p90_s": r["asa_p90_s"],
-        "aht_s": r["aht_s"], "talk_s": r["talk_ms"] / 1000, "hold_s": 0.0,
+        "aht_s": r["aht_s"], "talk_s": r["talk_ms"] / 1000, "hold_s": r["hold_ms"] / 1000,
         "wrap_s": r["wrap_ms"] / 1000, "avg_abandon_s": r["avg_abandon_s"],
         "longest_wait_s": r["longest_wait_ms"] / 1000, "transfers": r["transfers"],
         "callbacks": r["callbacks"], "callbacks_answered": r["callbacks_answered"],
@@ -143,7 +144,10 @@ async def queue_report(conn: asyncpg.Connection, start: datetime, end: datetime,
     names, policies = _policies(rules)
     rows = await conn.fetch(_queue_sql(group), start, end, tz, minutes, queue, names,
                             policies)
-    return [_queue_row(r, rules, group, tz) for r in rows]
+    out = [_queue_row(r, rules, group, tz) for r in rows]
+    merge_queues(out, await move_report(conn, start, end, tz, by="queue", group=group,
+                                        minutes=minutes))
+    return out
 
 
 def _agent_sql(group: Group) -> str:
@@ -211,6 +215,8 @@ async def agent_report(conn: asyncpg.Connection, start: datetime, end: datetime,
             "breaks_s": {k: int(v) / 1000 for k, v in sorted(breaks.items())},
         })
         out.append(row)
+    merge_agents(out, await move_report(conn, start, end, tz, by="agent", group=group,
+                                        minutes=minutes))
     return out
 
 
@@ -276,3 +282,52 @@ async def sync_rules(conn: asyncpg.Connection, rules: Mapping[str, QueueRules]) 
                                [(q, s, t) for q, (s, t) in want.items()])
         await conn.execute("SELECT report_rebuild()")
     return True
+
+
+# ---- transfers and holds from the queue events (#17, acd.reports.moves)
+
+
+def _moves_sql(group: Group, by: By) -> str:
+    key = "queue" if by == "queue" else "coalesce(agent_id, '')"
+    counted = ", ".join(f"'{r}'" for r in COUNTED)
+    return f"""
+WITH {_map(group)}, h AS (
+    SELECT q.call_id, q.queue, q.agent_id, q.event, q.at,
+           lead(q.event) OVER w AS next_event, lead(q.at) OVER w AS next_at
+    FROM queue_events q
+    WHERE q.event IN ('hold', 'unhold') AND q.call_id IN (
+        SELECT call_id FROM queue_events WHERE event = 'hold' AND at >= $1 AND at < $2)
+    WINDOW w AS (PARTITION BY q.call_id ORDER BY q.at, q.event_id)
+), m AS (
+    SELECT queue, agent_id, report_bucket(at) AS bucket, 1 AS transfers,
+           (detail->>'mode' = 'attended')::int AS attended, 0 AS holds, 0::bigint AS hold_ms
+    FROM queue_events
+    WHERE event = 'transfer' AND detail->>'result' IN ({counted}) AND at >= $1 AND at < $2
+    UNION ALL
+    SELECT h.queue, h.agent_id, report_bucket(h.at), 0, 0, 1,
+           round(extract(epoch FROM CASE WHEN h.next_event = 'unhold' THEN h.next_at
+                                         ELSE coalesce(c.ended_at, h.at) END - h.at)
+                 * 1000)::bigint
+    FROM h LEFT JOIN calls c ON c.call_id = h.call_id
+    WHERE h.event = 'hold' AND h.at >= $1 AND h.at < $2
+)
+SELECT {key} AS key, grp, sum(transfers)::bigint AS transfers,
+       sum(attended)::bigint AS attended, sum(holds)::bigint AS holds,
+       sum(hold_ms)::bigint AS hold_ms
+FROM m {_join(group)}
+GROUP BY 1, 2
+"""
+
+
+async def move_report(conn: asyncpg.Connection, start: datetime, end: datetime, tz: str, *,
+                      by: By, group: Group = "queue", minutes: int = 30
+                      ) -> dict[tuple[str, str], MoveCounts]:
+    """Transfers and holds over [start, end) from the queue events, keyed as
+    acd.reports.moves.move_counts (whose docstring defines them)."""
+    out: dict[tuple[str, str], MoveCounts] = {}
+    for r in await conn.fetch(_moves_sql(group, by), start, end, tz, minutes):
+        grp = r["grp"]
+        key = grp.isoformat() if isinstance(grp, datetime) else grp
+        out[(r["key"], key)] = MoveCounts(r["transfers"], r["attended"], r["holds"],
+                                          r["hold_ms"])
+    return out

@@ -20,6 +20,17 @@ FailReason = Literal["noanswer", "busy", "unreachable", "error", "rejected"]
 # "unreachable" (the phone could not be reached: unregistered, Allocation failed,
 # 404/480/503) is the phone's doing, not the agent's: the call goes on at once.
 COUNTED_FAILURES: frozenset[str] = frozenset({"noanswer", "busy"})
+
+
+def fail_mode(reason: FailReason) -> str:
+    """How offer_failed.lua treats a failure: "1" counted against the agent, "acd"
+    acd's own (no agent kept from the call; the call waits a growing moment), "0"
+    neither."""
+    if reason in COUNTED_FAILURES:
+        return "1"
+    return "acd" if reason == "error" else "0"
+
+
 ExitReason = Literal["full", "max_wait", "no_agents"]
 
 
@@ -52,6 +63,17 @@ class QueueDef(_Frozen):
     # goes (acd/agents/phone.py Policy: keep | available | login | pause); an agent's
     # own phone_policy wins, None: phones.policy.
     phone_policy: Literal["keep", "available", "login", "pause"] | None = None
+    # A caller transferred into this queue by an agent (issue 17): the priority is
+    # raised by transfer_priority; with transfer_keep_place the caller keeps the
+    # original enqueue time (their place), else they queue from the transfer on.
+    transfer_priority: int = Field(default=0, ge=0, le=1000)
+    transfer_keep_place: bool = True
+    # Call control (#17): recording of the call's bridge (always: from the connect;
+    # on_demand: by the move record_start; never), its file format, and the flow the
+    # move `payment` sends the caller to.
+    recording: Literal["always", "never", "on_demand"] = "never"
+    recording_format: str = Field(default="wav", pattern=r"^[a-z0-9]{1,10}$")
+    payment_flow: str = Field(default="payment", min_length=1)
 
 
 class StepDef(_Frozen):

@@ -24,12 +24,14 @@ from acd.routing.model import RoutingSettings
 ScriptName = Literal[
     "agent_event", "sync_agents", "enqueue", "offer_ringing", "offer_answered",
     "offer_failed", "call_ended", "dequeue", "reap", "sweep", "match_agent", "renew",
-    "to_callback", "callback_failed", "phone_set", "wrapup_extend",
+    "to_callback", "callback_failed", "phone_set", "wrapup_extend", "standing",
+    "reserve_agent",
 ]
 SCRIPT_NAMES: tuple[ScriptName, ...] = (
     "agent_event", "sync_agents", "enqueue", "offer_ringing", "offer_answered",
     "offer_failed", "call_ended", "dequeue", "reap", "sweep", "match_agent", "renew",
-    "to_callback", "callback_failed", "phone_set", "wrapup_extend",
+    "to_callback", "callback_failed", "phone_set", "wrapup_extend", "standing",
+    "reserve_agent",
 )
 
 

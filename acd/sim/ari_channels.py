@@ -125,10 +125,29 @@ def _cast_noop(ch: Channel) -> None:
 @routes.post("/ari/channels/{channel_id}/progress")
 @routes.post("/ari/channels/{channel_id}/silence")
 @routes.delete("/ari/channels/{channel_id}/silence")
-@routes.post("/ari/channels/{channel_id}/mute")
-@routes.delete("/ari/channels/{channel_id}/mute")
 async def indicate(request: web.Request) -> web.Response:
     _cast_noop(_stasis(request))
+    return no_content()
+
+
+@routes.post("/ari/channels/{channel_id}/mute")
+@routes.delete("/ari/channels/{channel_id}/mute")
+async def mute(request: web.Request) -> web.Response:
+    """`direction` in, out or both (the default); a 400 otherwise, as Asterisk."""
+    ch = _stasis(request)
+    p = await params(request)
+    direction = str(p.get("direction") or "both")
+    if direction not in ("in", "out", "both"):
+        raise AriReply(400, "Invalid direction specified")
+    which = {"in", "out"} if direction == "both" else {direction}
+    on = request.method == "POST"
+
+    def run(release: object) -> None:
+        ch.muted = ch.muted | which if on else ch.muted - which
+        assert callable(release)
+        release()
+    assert ch.control is not None
+    ch.control.cast(run)
     return no_content()
 
 
@@ -144,6 +163,13 @@ async def hold(request: web.Request) -> web.Response:
         release()
     assert ch.control is not None
     ch.control.cast(run)
+    return no_content()
+
+
+@routes.post("/ari/channels/{channel_id}/transfer_progress")
+async def transfer_progress(request: web.Request) -> web.Response:
+    p = await params(request)
+    _world(request).transfers.progress(_stasis(request), str(p.get("states") or ""))
     return no_content()
 
 
@@ -224,13 +250,17 @@ async def snoop(request: web.Request) -> web.Response:
     world = _world(request)
     target = world.channel(request.match_info["channel_id"])
     spy, whisper = str(p.get("spy") or "none"), str(p.get("whisper") or "none")
-    if spy not in _DIRECTIONS or whisper not in _DIRECTIONS:
-        raise AriReply(400, "Invalid direction specified for spy or whisper")
+    for name, value in (("spy", spy), ("whisper", whisper)):
+        if value not in _DIRECTIONS:
+            raise AriReply(400, f"Invalid direction specified for {name}")
+    if spy == whisper == "none":
+        raise AriReply(400, "Direction must be specified for at least spy or whisper")
     app = str(p.get("app") or "")
     if not app:
         raise AriReply(400, "app parameter must be specified")
     sid = request.match_info.get("snoop_id") or str(p.get("snoopId") or "") or None
     ch = world.snoop(target, app, str(p.get("appArgs") or ""), sid)
+    ch.spy, ch.whisper = spy, whisper
     return json_ok(ch.snapshot())
 
 

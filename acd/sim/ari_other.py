@@ -171,6 +171,27 @@ async def get_live(request: web.Request) -> web.Response:
     return json_ok(_world(request).media.live_recording(request.match_info["name"]).as_json())
 
 
+@routes.post("/ari/recordings/live/{name}/pause")
+@routes.delete("/ari/recordings/live/{name}/pause")
+async def pause_live_recording(request: web.Request) -> web.Response:
+    media = _world(request).media
+    rec = media.live_recording(request.match_info["name"])
+    if request.method == "POST":
+        media.pause_recording(rec)
+    else:
+        media.unpause_recording(rec)
+    return no_content()
+
+
+@routes.post("/ari/recordings/live/{name}/mute")
+@routes.delete("/ari/recordings/live/{name}/mute")
+async def mute_live_recording(request: web.Request) -> web.Response:
+    media = _world(request).media
+    media.mute_recording(media.live_recording(request.match_info["name"]),
+                         request.method == "POST")
+    return no_content()
+
+
 @routes.post("/ari/recordings/live/{name}/stop")
 @routes.delete("/ari/recordings/live/{name}")
 async def stop_live(request: web.Request) -> web.Response:

@@ -4,7 +4,11 @@ Entering a bridge is a command on the channel's control queue, so `addChannel`
 returns only when every channel listed has entered, one after the other, each
 after its own playing prompt (the `answered` trace: 1 s of dead air). The app
 hears about a bridge (and its BridgeDestroyed) only once one of its channels
-entered it; creating a bridge sends no event.
+entered it; creating a bridge sends no event. Each channel that enters adds to the
+app's subscription, each one taken out (not hung up) takes from it: a bridge
+destroyed with a channel in it after another was moved out says no BridgeDestroyed
+(tests/asterisk/traces/control_bridge_deleted_with_a_member.jsonl and
+control_attended_refer_consult_bridge_dropped_first.jsonl), though it is gone.
 """
 
 from __future__ import annotations
@@ -77,9 +81,10 @@ class Bridging:
         if not bridge.alive or not ch.alive or ch.bridge is bridge:
             return
         if ch.bridge is not None:
-            self.leave(ch, ch.bridge)
+            self.leave(ch, ch.bridge, taken_out=True)
         bridge.channels.append(ch)
         ch.bridge = bridge
+        bridge.subscriptions += 1
         if bridge.app is None:
             bridge.app = ch.app
         self._event(bridge, "ChannelEnteredBridge", ch)
@@ -99,9 +104,11 @@ class Bridging:
             if len(others) == 1:
                 self.w.varset(ch, "BRIDGEPVTCALLID", others[0].protocol_id, noise=True)
 
-    def leave(self, ch: Channel, bridge: Bridge) -> None:
+    def leave(self, ch: Channel, bridge: Bridge, taken_out: bool = False) -> None:
         if ch not in bridge.channels:
             return
+        if taken_out:
+            bridge.subscriptions -= 1
         self.w.varset(ch, "BRIDGEPEER", "", noise=True)
         self.w.varset(ch, "BRIDGEPVTCALLID", "", noise=True)
         bridge.channels.remove(ch)
@@ -126,18 +133,19 @@ class Bridging:
             raise AriReply(422, "Channel not in this bridge")
         assert ch.control is not None
         try:
-            await ch.control.call(lambda: self.leave(ch, bridge))
+            await ch.control.call(lambda: self.leave(ch, bridge, taken_out=True))
         except ChannelGone:
             return
+        ch.taken_out = True
 
     def destroy(self, bridge: Bridge) -> None:
         for ch in list(bridge.channels):
-            self.leave(ch, bridge)
+            self.leave(ch, bridge, taken_out=True)
         self.w.media.bridge_gone(bridge)
         bridge.alive = False
         bridge.moh_id = None
         self.w.bridges.pop(bridge.id, None)
-        if bridge.app is not None:
+        if bridge.app is not None and bridge.subscriptions > 0:
             self._event(bridge, "BridgeDestroyed")
 
     def start_moh(self, bridge: Bridge, moh_class: str) -> None:

@@ -24,6 +24,7 @@ from acd.sim.hub import Hub
 from acd.sim.lines import Lines
 from acd.sim.media import Media
 from acd.sim.model import CAUSE_TEXT, Bridge, Channel, JsonDict, Phone, ari_time, dumps, kit_phone
+from acd.sim.transfers import Transfers
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,14 @@ class World:
         self.varset_noise = True      # BRIDGEPEER / RTPAUDIOQOS variables, like Asterisk
         self._ids = itertools.count(1)
         self._snoops = itertools.count(1)
+        self._spread = itertools.count()  # the next of acd-0..N-1 a caller goes to
         self._ts_ms = -1
         self._ts = ""
         self.calls_placed = 0
         self.stasis_failures = 0
         self.media = Media(self)
         self.bridging = Bridging(self)
+        self.transfers = Transfers(self)
         self.lines = Lines(self)
 
     # -- identity and time -------------------------------------------------------
@@ -142,14 +145,22 @@ class World:
     def place_call(self, caller: str, exten: str, *, caller_name: str = "",
                    context: str = "from-pstn", app: str | None = None,
                    dtmf: list[tuple[float, str]] | tuple[()] = (),
-                   hangup_after: float | None = None) -> str:
+                   hangup_after: float | None = None,
+                   endpoint: str = "PJSIP/caller-trunk",
+                   args: tuple[str, ...] = ()) -> str:
         self.calls_placed += 1
         app = app or self.default_app()
-        ch = self._new("PJSIP", "caller-trunk", "inbound")
+        # "Local/101@agents;1": one half of a Local channel the dialplan puts in the app
+        # (named "Local/101@agents-0000000N;1" as Asterisk names it).
+        where, _, half = endpoint.partition(";")
+        tech, _, resource = where.partition("/")
+        ch = self._new(tech, resource, "inbound")
+        if half:
+            ch.name = f"{ch.name};{half}"
         ch.state, ch.caller_number, ch.caller_name = "Ring", caller, caller_name
         ch.protocol_id = f"1-{ch.id.rpartition('.')[2]}@127.0.0.2"
         ch.context, ch.exten, ch.priority = context, exten, 2
-        ch.app_name, ch.app_data = "Stasis", app
+        ch.app_name, ch.app_data = "Stasis", ",".join((app, *args))
         if not self.hub.connected(app):
             # Stasis() fails at once: "Stasis app 'acd' doesn't exist"; the dialplan
             # fallback runs and hangs up (README item 6).
@@ -159,7 +170,7 @@ class World:
             ch.variables["STASISSTATUS"] = "FAILED"
             self._to_dialplan(ch)
             return ch.id
-        self.enter_stasis(ch, app, [])
+        self.enter_stasis(ch, app, list(args))
         for at, digits in dtmf:
             self.later(ch, at, functools.partial(self.press, ch.id, digits))
         if hangup_after is not None:
@@ -168,10 +179,16 @@ class World:
 
     def default_app(self) -> str:
         """The dialplan's Stasis app: the only one with a client connected, else "acd".
-        acd's phones app ("<app>-phones", events only) never takes calls."""
+        acd's phones app ("<app>-phones", events only) never takes calls. Callers spread
+        over acd-0..N-1 (extensions.conf ACD_APPS) go to those in turn."""
         live = [name for name, a in self.hub.apps.items()
                 if a.connections and not name.endswith("-phones")]
-        return live[0] if len(live) == 1 else "acd"
+        if len(live) == 1:
+            return live[0]
+        spread = sorted(n for n in live if re.fullmatch(r"acd-\d+", n))
+        if spread and len(spread) == len(live):
+            return spread[next(self._spread) % len(spread)]
+        return "acd"
 
     def press(self, channel_id: str, digits: str) -> None:
         """The phone on `channel_id` sends DTMF `digits` (one every DTMF_GAP seconds)."""
@@ -183,6 +200,7 @@ class World:
                 self.later(ch, i * DTMF_GAP, functools.partial(self._dtmf, ch, digit))
 
     def _dtmf(self, ch: Channel, digit: str) -> None:
+        self.media.hear_dtmf(ch, digit)
         if ch.in_stasis:
             self.ev(ch, "ChannelDtmfReceived", members({"digit": digit, "duration_ms": DTMF_MS}))
 
@@ -354,10 +372,16 @@ class World:
         if how == "remote":
             if up:
                 self._qos(ch)
-            if up and ch.kind != "inbound" and ch.bridge is not None:
-                # A dialled leg whose phone hangs up while in a bridge already carries
-                # its cause (acd_agent_hangs_up_first.jsonl); elsewhere the BYE's
-                # ChannelHangupRequest has none.
+            held = ch.bridge is not None and ch.bridge.bridge_type == "holding"
+            if up and ((ch.kind != "inbound" and ch.ever_bridged) or held or ch.taken_out):
+                # A dialled leg whose phone hangs up while in a bridge, or after it
+                # left one, already carries its cause (acd_agent_hangs_up_first.jsonl;
+                # control_blind_refer.jsonl, where the agent's leg had left the bridge
+                # before its phone's BYE); a leg never bridged has none. A caller's
+                # BYE says 16 too while it waits in a holding bridge
+                # (control_caller_hangs_up_during_a_consult.jsonl), not in a mixing one,
+                # unless it was taken out of a bridge before (a caller back from the
+                # payment flow: record_pay_payment.jsonl).
                 self.ev(ch, "ChannelHangupRequest", members({"cause": cause}))
             else:
                 self.ev(ch, "ChannelHangupRequest")
@@ -443,6 +467,7 @@ class World:
         if ch.snoop_of is not None and ch in ch.snoop_of.snoops:
             ch.snoop_of.snoops.remove(ch)
         self.channels.pop(ch.id, None)
+        self.transfers.gone(ch)
         self.lines.device_changed(ch.tech, ch.resource)
 
     # -- the control side: phones and a look at everything ------------------------------

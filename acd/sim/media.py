@@ -6,7 +6,8 @@ a missing `sound:` starts and fails at once; an unknown scheme (`bogus:thing`)
 starts, never finishes and does not hold the queue; `DELETE /playbacks/{id}`
 ends a prompt with state `done`; a hang-up fails the prompt playing (`failed`)
 and every queued one is started and failed in turn; a reused playback id is
-accepted (the id then names the newest).
+accepted (the id then names the newest); a prompt on a channel with music on hold
+stops the music for good (it is not started again when the prompt ends).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Media:
         self.playing: dict[str, Playback] = {}       # target id -> the prompt holding it
         self.live: dict[str, Recording] = {}
         self.stored: dict[str, tuple[str, float]] = {}  # name -> (format, seconds)
+        # The keys each recording heard (name -> digits): those pressed on its channel,
+        # or by a channel in its bridge, while it was recording (not paused, not muted).
+        self.heard: dict[str, list[str]] = {}
         self.playbacks_started = 0
 
     # -- prompts ---------------------------------------------------------------------
@@ -50,16 +54,21 @@ class Media:
         self.playbacks[pb.id] = pb
         body = pb.as_json()
         assert queue is not None
-        queue.cast(lambda release: self._start(pb, release), lambda: self._abort(pb))
+        queue.cast(lambda release: self._start(pb, release, target), lambda: self._abort(pb))
         return body
 
     def _event(self, pb: Playback, event_type: str) -> None:
         self.w.emit(pb.app, event_type, '"playback":' + dumps(pb.as_json()))
 
-    def _start(self, pb: Playback, release: Release) -> None:
+    def _start(self, pb: Playback, release: Release, target: Channel | Bridge) -> None:
         if pb.state != "queued":          # stopped while it waited its turn
             release()
             return
+        if isinstance(target, Channel) and target.bridge is None:
+            # The prompt stops the channel's music, which does not come back when it
+            # ends (tests/asterisk/traces/control_announce_over_moh.jsonl: the caller
+            # hears silence until /moh is asked again). Measured outside a bridge only.
+            target.moh = None
         self.playbacks_started += 1
         pb.release = release
         self.playing[pb.target_id] = pb
@@ -232,7 +241,8 @@ class Media:
         del self.live[rec.name]
         if rec.timer is not None:
             rec.timer.cancel()
-        seconds = max(0.0, self.w.clock.monotonic() - rec.started)
+        self.unpause_recording(rec)
+        seconds = max(0.0, self.w.clock.monotonic() - rec.started - rec.paused_total)
         rec.state, rec.duration = "done", int(seconds)
         self.w.emit(rec.app, "RecordingFinished", '"recording":' + dumps(rec.as_json()))
         if keep:
@@ -240,6 +250,33 @@ class Media:
         release, rec.release = rec.release, None
         if release is not None:
             release()
+
+    def hear_dtmf(self, ch: Channel, digit: str) -> None:
+        """A key pressed on `ch` goes into the recordings that hear the channel."""
+        bridge = ch.bridge.id if ch.bridge is not None else None
+        for rec in self.live.values():
+            if rec.target_id in (ch.id, bridge) and rec.state == "recording" \
+                    and not rec.muted:
+                self.heard.setdefault(rec.name, []).append(digit)
+
+    def pause_recording(self, rec: Recording) -> None:
+        """POST .../pause: the file stops growing (tests/asterisk/traces/
+        control_monitor_and_record.jsonl: its length is the time recorded less the
+        paused time); a second pause is no error, and no event either way."""
+        if rec.state not in ("recording", "paused"):
+            raise AriReply(409, "Recording not in session")
+        if rec.paused_at is None:
+            rec.paused_at, rec.state = self.w.clock.monotonic(), "paused"
+
+    def unpause_recording(self, rec: Recording) -> None:
+        if rec.paused_at is not None:
+            rec.paused_total += self.w.clock.monotonic() - rec.paused_at
+            rec.paused_at, rec.state = None, "recording"
+
+    def mute_recording(self, rec: Recording, on: bool) -> None:
+        if rec.state not in ("recording", "paused"):
+            raise AriReply(409, "Recording not in session")
+        rec.muted = on
 
     def stored_json(self, name: str) -> JsonDict:
         if name not in self.stored:

@@ -100,12 +100,16 @@ class Channel:
     dialed: bool = False
     answered: bool = False
     ever_bridged: bool = False
+    taken_out: bool = False          # removed from a bridge alive (removeChannel) once
     hangup_cause: int | None = None
     bridge: Bridge | None = None
     moh: str | None = None
     on_hold: bool = False
+    muted: frozenset[str] = frozenset()  # ARI mute: "in" (what it says), "out" (hears)
     snoops: list[Channel] = field(default_factory=list)
     snoop_of: Channel | None = None
+    spy: str = "none"                # a snoop's directions: what it hears of its target
+    whisper: str = "none"            # and where what it is fed goes
     variables: dict[str, str] = field(default_factory=dict)
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     dial_timer: asyncio.TimerHandle | None = None
@@ -155,6 +159,11 @@ class Bridge:
     creationtime: str
     channels: list[Channel] = field(default_factory=list)
     app: str | None = None           # the app subscribed (a channel of it entered)
+    # The app's hold on the bridge: one per channel that entered, less one per channel
+    # taken out (removeChannel, a move to another bridge, the bridge's destruction);
+    # a channel that hangs up keeps its share. At 0 the app hears no BridgeDestroyed
+    # (tests/asterisk/traces/control_bridge_deleted_with_a_member.jsonl).
+    subscriptions: int = 0
     moh_id: str | None = None        # the Announcer channel playing music, if any
     recordings: list[Recording] = field(default_factory=list)
     control: ControlQueue | None = None   # its prompts play one after another
@@ -192,6 +201,9 @@ class Playback:
     app: str | None = None
     target_id: str = ""
     release: Callable[[], None] | None = None
+    paused_at: float | None = None   # a paused recording writes nothing meanwhile
+    paused_total: float = 0.0
+    muted: bool = False              # a muted one writes silence (keeps its length)
 
     def as_json(self) -> JsonDict:
         out: JsonDict = {"id": self.id, "media_uri": self.media[self.index]}
@@ -213,6 +225,9 @@ class Recording:
     duration: int | None = None
     target_id: str = ""
     release: Callable[[], None] | None = None
+    paused_at: float | None = None   # a paused recording writes nothing meanwhile
+    paused_total: float = 0.0
+    muted: bool = False              # a muted one writes silence (keeps its length)
 
     def as_json(self) -> JsonDict:
         out: JsonDict = {"name": self.name, "format": self.format, "state": self.state,

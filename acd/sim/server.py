@@ -89,16 +89,22 @@ class Simulator:
     def place_call(self, caller: str, exten: str, *, caller_name: str = "",
                    context: str = "from-pstn", app: str | None = None,
                    dtmf: list[tuple[float, str]] | tuple[()] = (),
-                   hangup_after: float | None = None) -> str:
+                   hangup_after: float | None = None,
+                   endpoint: str = "PJSIP/caller-trunk",
+                   args: tuple[str, ...] = ()) -> str:
         """A caller dials `exten`; returns the new channel id.
 
         `dtmf` lists (seconds after the call enters Stasis, digits); `hangup_after`
         is when the caller hangs up, in seconds after it enters Stasis. `app` is
         the Stasis app the dialplan runs: by default the only app with a client
-        connected, else "acd".
+        connected, else "acd". `endpoint` names the channel ("Local/101@agents;1":
+        a Local channel's half, which acd must never take for a caller). `args` are
+        the dialplan's Stasis args (`("phone", "150")`: an agent's phone dialling a
+        colleague through `[agents]`, extensions.conf).
         """
         return self.world.place_call(caller, exten, caller_name=caller_name, context=context,
-                                     app=app, dtmf=list(dtmf), hangup_after=hangup_after)
+                                     app=app, dtmf=list(dtmf), hangup_after=hangup_after,
+                                     endpoint=endpoint, args=args)
 
     def press(self, channel_id: str, digits: str) -> None:
         """The phone on `channel_id` presses `digits` (ChannelDtmfReceived each)."""
@@ -107,6 +113,23 @@ class Simulator:
     def remote_hangup(self, channel_id: str, cause: int = 16) -> None:
         """The phone on `channel_id` hangs up."""
         self.world.remote_hangup(channel_id, cause)
+
+    def phone_hold(self, channel_id: str, musicclass: str = "default") -> None:
+        """The phone on `channel_id` presses hold (a re-INVITE with a=sendonly)."""
+        self.world.transfers.hold(self.world.channel(channel_id), musicclass)
+
+    def phone_unhold(self, channel_id: str) -> None:
+        """The phone on `channel_id` takes the call off hold (a=sendrecv)."""
+        self.world.transfers.unhold(self.world.channel(channel_id))
+
+    def phone_refer(self, channel_id: str, destination: str,
+                    replaces: str | None = None) -> list[str]:
+        """The phone on `channel_id` presses transfer: a REFER to `destination` (blind)
+        or, with `replaces` (the channel of its other call), attended. Returns the
+        NOTIFY statuses the phone gets, a list that grows ("100" at once)."""
+        other = self.world.channel(replaces) if replaces else None
+        return self.world.transfers.refer(self.world.channel(channel_id), destination,
+                                          other).notifies
 
     def set_endpoint(self, tech: str, resource: str, behaviour: str,
                      answer_after: float = 0.5, hangup_after: float | None = None,

@@ -5,6 +5,12 @@
     GET    /sim/state                         channels, bridges, playbacks, counters
     POST   /sim/channels/{id}/dtmf            the phone on a channel presses keys
     DELETE /sim/channels/{id}                 the phone on a channel hangs up
+    POST   /sim/channels/{id}/hold            the phone presses hold (ChannelHold)
+    DELETE /sim/channels/{id}/hold            ... and takes the call back (ChannelUnhold)
+    POST   /sim/channels/{id}/refer           the phone presses transfer: a REFER
+                                              ({"destination", "replaces"}; 201 with the
+                                              NOTIFYs the phone got so far)
+    GET    /sim/channels/{id}/refer           the NOTIFYs the phone got (sipfrag statuses)
     POST   /sim/apps/{app}/drop               drop the app's events WebSockets
     GET    /sim/endpoints/{tech}/{resource}   the phone and its line (registration, health)
     POST   /sim/endpoints/{tech}/{resource}/{register|unregister|unreachable|reachable|die}
@@ -166,6 +172,45 @@ async def hang_up(request: web.Request) -> web.Response:
         raise AriReply(400, "cause must be an integer") from None
     request.app[WORLD].remote_hangup(request.match_info["channel_id"], cause)
     return no_content()
+
+
+@routes.post("/sim/channels/{channel_id}/hold")
+@routes.delete("/sim/channels/{channel_id}/hold")
+async def phone_hold(request: web.Request) -> web.Response:
+    world = request.app[WORLD]
+    ch = world.channel(request.match_info["channel_id"])
+    if request.method == "POST":
+        world.transfers.hold(ch)
+    else:
+        world.transfers.unhold(ch)
+    return no_content()
+
+
+@routes.post("/sim/channels/{channel_id}/refer")
+async def phone_refer(request: web.Request) -> web.Response:
+    world = request.app[WORLD]
+    ch = world.channel(request.match_info["channel_id"])
+    body = await _body(request)
+    destination, replaces = body.get("destination"), body.get("replaces")
+    if not isinstance(destination, str) or not destination:
+        raise AriReply(400, "destination must be the number the phone transfers to")
+    if replaces is not None and not isinstance(replaces, str):
+        raise AriReply(400, "replaces must be a channel id")
+    other = world.channel(replaces) if replaces else None
+    try:
+        refer = world.transfers.refer(ch, destination, other)
+    except ValueError as exc:
+        raise AriReply(409, str(exc)) from None
+    return json_ok({"notifies": refer.notifies}, status=201)
+
+
+@routes.get("/sim/channels/{channel_id}/refer")
+async def phone_refer_state(request: web.Request) -> web.Response:
+    refer = request.app[WORLD].transfers.refers.get(request.match_info["channel_id"])
+    if refer is None:
+        raise AriReply(404, "no REFER on this channel")
+    return json_ok({"destination": refer.destination, "notifies": refer.notifies,
+                    "ended": refer.ended})
 
 
 @routes.post("/sim/apps/{app}/drop")

@@ -9,13 +9,14 @@ row aside in its dead-letter file, it never blocks the other rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, ClassVar
 
-__all__ = ["ROW_TYPES", "AgentStateRow", "CallRow", "LegRow", "QueueEventRow", "Row"]
+__all__ = ["ROW_TYPES", "AgentStateRow", "CallRow", "LegRow", "QueueEventRow", "RecordingRow",
+           "Row"]
 
 
 class Row:
@@ -26,6 +27,7 @@ class Row:
     TABLE: ClassVar[str]
     PRIMARY_KEY: ClassVar[str]
     COLUMNS: ClassVar[tuple[str, ...]]
+    REQUIRED: ClassVar[int]          # the leading columns without a default
     JSON_COLUMNS: ClassVar[tuple[int, ...]]
     TIME_COLUMNS: ClassVar[tuple[int, ...]]
     _getter: ClassVar[attrgetter[Any]]
@@ -82,11 +84,13 @@ class CallRow(Row):
     callback_of: str | None = None  # the call whose caller asked to be called back
     ended_by: str | None = None  # caller, agent, acd or unknown (acd.calls.endings)
     end_detail: str | None = None  # e.g. acd_down, events_lost: what is known is partial
+    hold_ms: int | None = None  # the caller's time on hold (not in talk_ms), migration 0007
 
 
 @dataclass(frozen=True, slots=True)
 class LegRow(Row):
-    """One channel of a call. `kind`: caller, agent, transfer or snoop."""
+    """One channel of a call. `kind`: caller, agent, transfer (a consult or transfer
+    target), snoop, or supervisor (the supervisor's phone while monitoring)."""
 
     TABLE: ClassVar[str] = "legs"
     PRIMARY_KEY: ClassVar[str] = "leg_id"
@@ -104,13 +108,16 @@ class LegRow(Row):
     hangup_cause: int | None
     wait_ms: int | None
     outcome: str | None
+    detail: Mapping[str, object] | None = None  # what the leg was for, migration 0007
 
 
 @dataclass(frozen=True, slots=True)
 class QueueEventRow(Row):
     """One step of a call through a queue (`event_id`: uuid4 hex made by the caller).
     `event`: enter, offer, no_answer, busy, unreachable, connect, complete, abandon,
-    exit, callback or transfer."""
+    exit, callback, transfer; and (migration 0007, docs/call-control.md) hold, unhold,
+    consult, consult_end, conference, escalate, monitor, monitor_end, record_pause,
+    record_resume, payment."""
 
     TABLE: ClassVar[str] = "queue_events"
     PRIMARY_KEY: ClassVar[str] = "event_id"
@@ -140,16 +147,39 @@ class AgentStateRow(Row):
     at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingRow(Row):
+    """One recording of a call's bridge, written when it ends. `duration_ms` is the
+    file's length (recorded time less the paused intervals); `paused` lists them as
+    {"from", "to", "reason"} (ISO times; reason agent, supervisor or collect)."""
+
+    TABLE: ClassVar[str] = "recordings"
+    PRIMARY_KEY: ClassVar[str] = "recording_id"
+
+    recording_id: str
+    call_id: str
+    file: str
+    format: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_ms: int | None
+    paused: Sequence[Mapping[str, object]]
+    outcome: str | None
+
+
 def _describe(cls: type[Row]) -> None:
-    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-    types = {f.name: str(f.type) for f in fields(cls)}  # type: ignore[arg-type]
+    all_fields = fields(cls)  # type: ignore[arg-type]
+    names = tuple(f.name for f in all_fields)
+    types = {f.name: str(f.type) for f in all_fields}
     cls.COLUMNS = names
+    cls.REQUIRED = len([f for f in all_fields
+                        if f.default is MISSING and f.default_factory is MISSING])
     cls.JSON_COLUMNS = tuple(i for i, n in enumerate(names) if "Mapping" in types[n])
     cls.TIME_COLUMNS = tuple(i for i, n in enumerate(names) if "datetime" in types[n])
     cls._getter = attrgetter(*names)
 
 
 ROW_TYPES: dict[str, type[Row]] = {}
-for _cls in (CallRow, LegRow, QueueEventRow, AgentStateRow):
+for _cls in (CallRow, LegRow, QueueEventRow, AgentStateRow, RecordingRow):
     _describe(_cls)
     ROW_TYPES[_cls.TABLE] = _cls

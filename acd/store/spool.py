@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,17 @@ def encode(row: Row) -> str:
             values[i] = values[i].isoformat()
     for i in type(row).JSON_COLUMNS:
         if values[i] is not None:
-            values[i] = dict(values[i])
+            values[i] = _plain(values[i])
     # default=str: a value JSON cannot hold must not cost us the row; the database
     # gets its text form instead.
     return json.dumps({"t": row.TABLE, "v": values}, default=str, ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON column's value as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    return [dict(v) for v in value]
 
 
 def decode(line: str) -> Row:
@@ -41,7 +48,8 @@ def decode(line: str) -> Row:
     obj = json.loads(line)
     cls = ROW_TYPES[obj["t"]]
     values = list(obj["v"])
-    if len(values) != len(cls.COLUMNS):
+    # A line spooled before a migration added columns (with defaults) lacks them.
+    if not cls.REQUIRED <= len(values) <= len(cls.COLUMNS):
         raise ValueError(f"{cls.TABLE}: {len(values)} values for {len(cls.COLUMNS)} columns")
     for i in cls.TIME_COLUMNS:
         if values[i] is not None:

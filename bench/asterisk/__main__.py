@@ -1,6 +1,8 @@
 """`python -m bench.asterisk`: acd (`Stasis(acd)`) and app_queue (`Queue()`) side by side.
 
 Usage: python -m bench.asterisk [--rates 5,10,20,...] [--seconds 20] [--keep]
+       [--filter allow|disallow|none] [--answer-first] [--apps N] [--procs N]
+       [--loop uvloop|asyncio] [--acd-src CHECKOUT] [--label NAME]
 
 One throwaway Asterisk, the same 180 agent phones and the same SIPp ramp for both
 sides (see bench/asterisk/__init__.py). Prints a table and saves
@@ -23,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from bench.asterisk.ramp import RampStep
-from bench.asterisk.stack import EXTEN, QUEUE, Stack, cpu_seconds
+from bench.asterisk.stack import EXTEN, QUEUE, Levers, Stack, cpu_seconds
 from bench.common import save
 from tests.asterisk import harness
 
@@ -114,9 +116,10 @@ def run_step(stack: Stack, side: str, rate: float, seconds: float, work: Path,
         "cpu_ms_per_call": {k: round((c1[k] - c0[k]) * 1000 / per_call, 2)
                             for k in ("asterisk", "acd")},
         "acd_http_connections_max": most_conns,
-        # Asterisk's event queue for app acd, since the reset before this step
+        # Asterisk's event queues for the calls' apps, since the reset before this step
         "ari_app_events": {"processed": tp_after.get("processed"),
-                           "max_queue": tp_after.get("max_depth")},
+                           "max_queue": tp_after.get("max_depth"),
+                           "per_call": round(tp_after.get("processed", 0) / per_call, 1)},
         "agent_answers": after["agent_answers"] - before["agent_answers"],
         "app_queue_counts": {q: _delta(before["app_queue"][q], after["app_queue"][q])
                              for q in (QUEUE, "fallback")},
@@ -138,7 +141,8 @@ def _fmt(v: float | None, digits: int = 0) -> str:
 def table(steps: Sequence[dict[str, Any]]) -> str:
     head = ("rate/s", "side", "created", "succeeded", "failed", "achieved/s",
             "INVITE→200 p50 / p99 ms", "1→agent answer p50 / p99 ms",
-            "Asterisk CPU %", "acd CPU %")
+            "Asterisk CPU %", "acd CPU %", "stasis msgs/call",
+            "Asterisk / acd CPU ms/call")
     rows = [head, tuple("---" for _ in head)]
     for s in steps:
         inv, ag, cpu = s["invite_to_200_ms"], s["digit_to_agent_answer_ms"], \
@@ -149,7 +153,10 @@ def table(steps: Sequence[dict[str, Any]]) -> str:
             f"{s['failed']} ({s['failed_pct']:.1f} %)" if s["failed"] else "0",
             _fmt(s["achieved_rate"], 1), f"{_fmt(inv['p50'], 1)} / {_fmt(inv['p99'], 1)}",
             f"{_fmt(ag['p50'])} / {_fmt(ag['p99'])}", f"{cpu['asterisk']:.0f}",
-            f"{cpu['acd']:.0f}" if s["side"] == "acd" else f"({cpu['acd']:.0f})"))
+            f"{cpu['acd']:.0f}" if s["side"] == "acd" else f"({cpu['acd']:.0f})",
+            f"{s['ari_app_events']['per_call']:.0f}" if s["side"] == "acd" else "-",
+            f"{s['cpu_ms_per_call']['asterisk']:.1f} / "
+            + (f"{s['cpu_ms_per_call']['acd']:.1f}" if s["side"] == "acd" else "-")))
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 
@@ -168,6 +175,19 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     p.add_argument("--http-sessionlimit", type=int, default=None,
                    help="an experiment: raise Asterisk's HTTP session limit (default 100)")
+    p.add_argument("--filter", choices=("allow", "disallow", "none"), default=None,
+                   help="acd's ari.event_filter (default: acd's own default)")
+    p.add_argument("--answer-first", action="store_true",
+                   help="Answer() in the dialplan before Stasis() (ACD_ANSWER_FIRST=1)")
+    p.add_argument("--apps", type=int, default=1,
+                   help="ARI applications the dialplan spreads callers over (ACD_APPS)")
+    p.add_argument("--procs", type=int, default=1,
+                   help="acd processes on one Redis, sharing the applications")
+    p.add_argument("--loop", choices=("uvloop", "asyncio"), default=None,
+                   help="acd's event loop (ACD_EVENT_LOOP; default: acd's own default)")
+    p.add_argument("--acd-src", default=None,
+                   help="run acd from this checkout (e.g. /work/main for a 'before')")
+    p.add_argument("--label", default="", help="a name for this run in the results file")
     args = p.parse_args(argv)
     args.rate_list = [float(r) for r in args.rates.split(",") if r.strip()]
     args.step_no = 0
@@ -192,7 +212,9 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     root = Path(tempfile.mkdtemp(prefix="acd-bench-asterisk-"))
-    stack = Stack(root)
+    stack = Stack(root, levers=Levers(
+        event_filter=args.filter, answer_first=args.answer_first, apps=args.apps,
+        procs=args.procs, loop=args.loop, acd_src=args.acd_src))
     steps: list[dict[str, Any]] = []
     warmup: list[dict[str, Any]] = []
     held: dict[str, float | None] = dict.fromkeys(args.side_list)
@@ -216,7 +238,9 @@ def main(argv: list[str]) -> int:
                 s["held"] = s["finished"] and s["created"] > 0 and \
                     s["failed"] <= args.max_failed * s["created"]
                 steps.append(s)
-                print(f"  {side:>9} {rate:>5g}/s: created {s['created']}, succeeded "
+                print(f"  {side:>9} {rate:>5g}/s: stasis msgs/call "
+                      f"{s['ari_app_events']['per_call']}, CPU ms/call "
+                      f"{s['cpu_ms_per_call']}, created {s['created']}, succeeded "
                       f"{s['succeeded']}, failed {s['failed']} {s['failures'] or ''}, "
                       f"INVITE→200 p99 "
                       f"{_fmt(s['invite_to_200_ms']['p99'], 1)} ms, CPU Asterisk "
@@ -242,21 +266,23 @@ def main(argv: list[str]) -> int:
                      "max_failed": args.max_failed, "digit_after": args.digit_after,
                      "max_wait": args.max_wait, "ring": stack.ring, "talk": stack.talk,
                      "agents": 180, "exten": EXTEN,
-                     "http_sessionlimit": args.http_sessionlimit or "as shipped (http.conf)"},
+                     "http_sessionlimit": args.http_sessionlimit or "as shipped (http.conf)",
+                     "label": args.label, "levers": str(stack.levers)},
         "notes": stack.notes,
         "highest_rate_held": held, "steps": steps, "warmup": warmup,
         "loadavg_before": load0, "loadavg_after": os.getloadavg(),
         "wall_s": round(time.monotonic() - t0, 1),
     }
-    path = save("asterisk", data)
+    path = save("asterisk" + (f"-{args.label}" if args.label else ""), data)
     print()
     print(table(steps))
     print()
     for side in args.side_list:
         print(f"highest rate held with <= {args.max_failed:.1%} failed, {side}: "
               f"{_fmt(held[side])}/s")
+    after = os.getloadavg()
     print(f"{data['wall_s']:.0f} s in all; load average {load0[0]:.2f} before, "
-          f"{data['loadavg_after'][0]:.2f} after; saved {path}")
+          f"{after[0]:.2f} after; saved {path}")
     return 0
 
 

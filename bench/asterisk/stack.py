@@ -71,13 +71,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def acd_config(inst: harness.AsteriskInstance, prefix: str, dsn: str, root: Path) -> dict[str, Any]:
-    """acd's settings for the bench: queue `bench` like queues.conf [bench]."""
+def app_names(apps: int) -> list[str]:
+    """The calls' ARI applications as extensions.conf names them for ACD_APPS=`apps`."""
+    return ["acd"] if apps <= 1 else [f"acd-{i}" for i in range(apps)]
+
+
+def acd_config(inst: harness.AsteriskInstance, prefix: str, dsn: str, root: Path,
+               levers: Levers | None = None, node: int = 0) -> dict[str, Any]:
+    """acd's settings for the bench: queue `bench` like queues.conf [bench]. Process
+    `node` of `levers.procs` serves its share of the applications."""
+    lv = levers or Levers()
+    names = app_names(lv.apps)
+    mine = names[node::lv.procs]
+    ari: dict[str, Any] = {"url": inst.ari_url, "app": mine[0], "user": inst.user}
+    if mine[1:]:
+        ari["apps"] = mine[1:]
+    if lv.event_filter is not None:  # absent: the acd under test's own default
+        ari["event_filter"] = lv.event_filter
     return {
-        "ari": {"url": inst.ari_url, "app": "acd", "user": inst.user},
+        "ari": ari,
         "api": {"host": "127.0.0.1", "port": 0},
         "redis_url": REDIS_URL, "redis_prefix": prefix, "pg_dsn": dsn,
-        "flows": str(root / "flows"), "node_id": f"{prefix}-n1",
+        "flows": str(root / "flows"), "node_id": f"{prefix}-n{node + 1}",
         "writer": {"spool_dir": str(root / "spool")},
         # app_queue: no auto-pause, retry = 1 s before ringing a member again
         "routing": {"max_missed": 0, "missed_retry_delay": 1},
@@ -85,8 +100,24 @@ def acd_config(inst: harness.AsteriskInstance, prefix: str, dsn: str, root: Path
         "queues": [{"name": QUEUE, "skills": {QUEUE: 1}, "strategy": "longest_idle",
                     "ring_timeout": 15, "wrapup": 0, "max_wait": 300}],
         "agents": [{"id": f"agent{n}", "name": f"Agent {n}", "endpoint": f"PJSIP/agent{n}",
-                    "skills": {QUEUE: 1}} for n in AGENTS],
+                    "skills": {QUEUE: 1}, "login": True} for n in AGENTS],
     }
+
+
+@dataclass
+class Levers:
+    """What a run changes to cut the work per call (BENCHMARKS.md, levers)."""
+
+    event_filter: str | None = None  # allow / disallow / none; None: acd's default
+    answer_first: bool = False  # Answer() in the dialplan before Stasis()
+    apps: int = 1  # ARI applications the dialplan spreads callers over
+    procs: int = 1  # acd processes on one Redis, sharing the applications
+    loop: str | None = None  # ACD_EVENT_LOOP for acd: uvloop / asyncio
+    acd_src: str | None = None  # run acd from this checkout (PYTHONPATH), e.g. a "before"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.procs <= len(app_names(self.apps)):
+            raise ValueError("every acd process needs an application: apps >= procs")
 
 
 @dataclass
@@ -94,9 +125,11 @@ class Stack:
     root: Path
     ring: float = 0.5
     talk: float = 1.0
+    levers: Levers = field(default_factory=Levers)
     inst: harness.AsteriskInstance | None = None
     phone: sipp.Sipp | None = None
     acd: subprocess.Popen[bytes] | None = None
+    more_acds: list[subprocess.Popen[bytes]] = field(default_factory=list)
     prefix: str = ""
     db: str = ""
     notes: list[str] = field(default_factory=list)
@@ -118,38 +151,52 @@ class Stack:
         if errors:
             raise RuntimeError("Asterisk logged errors at start-up:\n" + "\n".join(errors))
         self.notes.append(self.inst.cli("core show version").strip())
+        lv = self.levers
+        for name, value in (("ACD_APPS", lv.apps), ("ACD_ANSWER_FIRST", int(lv.answer_first))):
+            self.inst.cli(f"dialplan set global {name} {value}")
+        self.notes.append(f"levers: {lv}")
         ip, port = self.inst.phones["answer"]
         self.phone = sipp.phone(self._dir("phones"), "answer", ip, port, ring=self.ring,
                                 talk=self.talk).start()
         self.db = asyncio.run(_fresh_db())
         self.prefix = unique("ast")
         (self._dir("flows") / "bench.yaml").write_text(FLOW)
-        config = self.root / "acd.yaml"
-        config.write_text(yaml.safe_dump(acd_config(self.inst, self.prefix, self.dsn,
-                                                    self.root)))
         env = {k: v for k, v in os.environ.items() if not k.startswith("ACD_")}
         env["ACD_ARI_PASSWORD"] = self.inst.password
-        with self.acd_log.open("wb") as log:
-            self.acd = subprocess.Popen(
-                [sys.executable, "-m", "acd", "run", "--config", str(config)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.root, env=env)
-        self._wait_acd()
+        if lv.loop is not None:
+            env["ACD_EVENT_LOOP"] = lv.loop
+        if lv.acd_src is not None:
+            env["PYTHONPATH"] = lv.acd_src
+        for node in range(lv.procs):  # one after the other: the first seeds the database
+            config = self.root / f"acd-{node + 1}.yaml"
+            config.write_text(yaml.safe_dump(acd_config(self.inst, self.prefix, self.dsn,
+                                                        self.root, lv, node)))
+            log_path = self.acd_log if node == 0 else self.root / f"acd-{node + 1}.log"
+            with log_path.open("wb") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "acd", "run", "--config", str(config)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=self.root, env=env)
+            if node == 0:
+                self.acd = proc
+            else:
+                self.more_acds.append(proc)
+            self._wait_acd(proc, app_names(lv.apps)[node::lv.procs])
 
     def _dir(self, name: str) -> Path:
         path = self.root / name
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def _wait_acd(self, timeout: float = 60.0) -> None:
-        """Until acd's WebSocket is up: the ARI application `acd` exists."""
-        assert self.acd is not None
+    def _wait_acd(self, proc: subprocess.Popen[bytes], apps: list[str],
+                  timeout: float = 60.0) -> None:
+        """Until acd's WebSocket is up: its ARI applications exist."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.acd.poll() is not None:
-                raise RuntimeError(f"acd exited ({self.acd.returncode}):\n{self.acd_tail()}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"acd exited ({proc.returncode}):\n{self.acd_tail()}")
             try:
-                if any(a.get("name") == "acd" for a in self.ari("GET", "/applications")):
+                if set(apps) <= {a.get("name") for a in self.ari("GET", "/applications")}:
                     return
             except (urllib.error.URLError, OSError):
                 pass
@@ -158,8 +205,8 @@ class Stack:
 
     def stop(self) -> None:
         """Everything we started, by pid; then the database and the Redis keys."""
-        if self.acd is not None:
-            harness.stop_process(self.acd, grace=10.0)
+        for proc in [*self.more_acds, *([self.acd] if self.acd is not None else [])]:
+            harness.stop_process(proc, grace=10.0)
         if self.phone is not None and self.phone.proc is not None:
             harness.stop_process(self.phone.proc, grace=3.0)
         if self.inst is not None:
@@ -222,7 +269,8 @@ class Stack:
         with every other client)."""
         assert self.inst is not None and self.inst.proc is not None
         assert self.acd is not None and self.phone is not None and self.phone.proc is not None
-        return {"asterisk": cpu_seconds(self.inst.proc.pid), "acd": cpu_seconds(self.acd.pid),
+        acd = sum(cpu_seconds(p.pid) for p in (self.acd, *self.more_acds))
+        return {"asterisk": cpu_seconds(self.inst.proc.pid), "acd": acd,
                 "sipp_phones": cpu_seconds(self.phone.proc.pid),
                 "redis_shared": self._redis_cpu(),
                 "t": time.monotonic()}
@@ -238,28 +286,39 @@ class Stack:
         }
 
     def app_taskprocessor(self, reset: bool = False) -> dict[str, int]:
-        """Asterisk's queue of events for the ARI application acd (one thread serialises
-        them all): tasks processed, still queued, deepest queue since the last reset."""
+        """Asterisk's queues of events for the calls' ARI applications (one thread each
+        serialises all of an application's events), summed: tasks processed, still
+        queued; the deepest queue of any since the last reset."""
         assert self.inst is not None
+        names = set(app_names(self.levers.apps))
         out = self.inst.cli("core show taskprocessors like stasis/m:ari:application/acd")
+        total: dict[str, int] = {}
         for line in out.splitlines():
             f = line.split()
-            if len(f) >= 4 and "application/acd" in f[0]:
+            # named stasis/m:ari:application/<app>-<8 hex digits>
+            m = re.fullmatch(r"stasis/m:ari:application/(.+)-[0-9a-f]{8}", f[0]) if f else None
+            if len(f) >= 4 and m is not None and m[1] in names:
                 if reset:
                     self.inst.cli(f"core reset taskprocessor {f[0]}")
-                return {"processed": int(f[1]), "in_queue": int(f[2]), "max_depth": int(f[3])}
-        return {}
+                total["processed"] = total.get("processed", 0) + int(f[1])
+                total["in_queue"] = total.get("in_queue", 0) + int(f[2])
+                total["max_depth"] = max(total.get("max_depth", 0), int(f[3]))
+        return total
 
     def acd_http_connections(self) -> int:
-        """acd's open TCP connections to Asterisk's HTTP server (REST pool + WebSocket)."""
+        """acd's open TCP connections to Asterisk's HTTP server (REST pool + WebSocket),
+        the most of any acd process."""
         assert self.inst is not None and self.acd is not None
         port = int(self.inst.ari_url.rsplit(":", 1)[1])
-        try:
-            conns = psutil.Process(self.acd.pid).net_connections(kind="tcp")
-        except psutil.Error:
-            return 0
-        return sum(1 for c in conns if c.raddr and c.raddr.port == port
-                   and c.status == psutil.CONN_ESTABLISHED)
+        most = 0
+        for proc in (self.acd, *self.more_acds):
+            try:
+                conns = psutil.Process(proc.pid).net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            most = max(most, sum(1 for c in conns if c.raddr and c.raddr.port == port
+                                 and c.status == psutil.CONN_ESTABLISHED))
+        return most
 
     def set_http_sessionlimit(self, limit: int) -> None:
         """An experiment: Asterisk's HTTP session limit (http.conf sessionlimit, 100 by

@@ -26,11 +26,11 @@ async def desk(redis_prefix: str, redis_client: Any, pg_dsn: str,
             yield a
 
 
-async def on_call(api: Api) -> str:
+async def on_call(api: Api, caller: str = CALLER) -> str:
     """A caller presses 1 for sales; a1 takes it (a2 is on break). The channel id."""
     assert (await api.call("POST", "/api/agents/a2/break", user="super",
                            body={"reason": "x"})).status == 200
-    channel = api.h.sim.place_call(CALLER, "100", app=api.h.app.settings.ari.app,
+    channel = api.h.sim.place_call(caller, "100", app=api.h.app.settings.ari.app,
                                    dtmf=[(6.0, "1")])
     await api.h.wait_agent("a1", "on_call")
     return channel

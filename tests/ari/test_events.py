@@ -127,3 +127,75 @@ def test_events_built_by_hand_know_their_type() -> None:
     assert built.channel_id == "c9"
     assert not isinstance(ev.ChannelLeftBridge(bridge=ev.Bridge(id="b")), ev.ChannelEnteredBridge)
     assert not hasattr(built, "__dict__")  # slotted
+
+
+# -- ChannelTransfer, as the real Asterisk 22.10.1 sent it (tests/asterisk/
+# test_call_control.py keeps the traces): the REFER, then one echo per transfer_progress.
+REAL_TRACES = Path(__file__).resolve().parents[1] / "asterisk" / "traces"
+ATTENDED = "attended_refer_with_replaces_from_the_agent_phone_consult_bridge_dropped_last.jsonl"
+
+
+def _real_transfers(trace: str) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in (REAL_TRACES / trace).read_text().splitlines()]
+    return [r["body"] for r in rows
+            if r.get("kind") == "event" and r["body"]["type"] == "ChannelTransfer"]
+
+
+@pytest.mark.parametrize(("trace", "expected"), [
+    ("blind_refer_from_the_agent_phone.jsonl", [
+        # (state, destination, attended, has destination channel, has source bridge)
+        (None, "102", False, False, True),
+        ("channel_progress", "102", False, False, True),
+        ("channel_answered", "102", False, False, False),   # the agent had left the bridge
+    ]),
+    (ATTENDED, [
+        (None, "101", True, True, True),
+        ("channel_answered", "101", True, True, False),
+    ]),
+])
+def test_channel_transfer_from_the_real_asterisk(
+        trace: str, expected: list[tuple[str | None, str, bool, bool, bool]]) -> None:
+    got = []
+    for body in _real_transfers(trace):
+        parsed = ev.parse_event(body)
+        assert isinstance(parsed, ev.ChannelTransfer)
+        assert parsed.channel_id == body["referred_by"]["source_channel"]["id"]
+        assert parsed.source.name.startswith("PJSIP/agent285-")
+        got.append((parsed.state, parsed.destination, parsed.attended,
+                    parsed.destination_channel is not None, parsed.source_bridge_id is not None))
+    assert got == expected
+
+
+def test_attended_channel_transfer_names_both_sides() -> None:
+    body = _real_transfers(ATTENDED)[0]
+    first = ev.parse_event(body)
+    assert isinstance(first, ev.ChannelTransfer)
+    assert first.destination_channel is not None and first.connected_channel is not None
+    assert first.destination_channel.name.startswith("PJSIP/agent101-")    # the consult leg
+    assert first.connected_channel.name.startswith("PJSIP/agent102-")      # the consulted
+    assert first.destination_bridge_id is not None
+    assert first.source_connected is not None
+    assert first.source_connected.name.startswith("PJSIP/caller-trunk-")
+    # The Replaces Call-ID is the consult leg's SIP Call-ID.
+    assert first.protocol_id == body["refer_to"]["destination_channel"]["protocol_id"]
+    assert set(first.protocol_params) == {"from", "to"}
+
+
+@pytest.mark.parametrize("body", [
+    event("ChannelTransfer", refer_to={"requested_destination": {}}),          # no referred_by
+    event("ChannelTransfer", referred_by={"source_channel": channel("c1")}),   # no refer_to
+])
+def test_a_malformed_channel_transfer_is_passed_on(body: dict[str, Any]) -> None:
+    assert type(ev.parse_event(body)) is ev.UnknownEvent
+
+
+def test_hold_and_unhold_from_a_phone_on_the_real_asterisk() -> None:
+    rows = [json.loads(line) for line in
+            (REAL_TRACES / "hold_and_unhold_from_the_phone.jsonl").read_text().splitlines()]
+    got = [ev.parse_event(r["body"]) for r in rows if r.get("kind") == "event"
+           and r["body"]["type"] in ("ChannelHold", "ChannelUnhold")]
+    assert [type(e) for e in got] == [ev.ChannelHold, ev.ChannelUnhold]
+    hold = got[0]
+    assert isinstance(hold, ev.ChannelHold) and hold.musicclass == "default"
+    assert hold.channel_id == got[1].channel_id
+    assert hold.channel.name.startswith("PJSIP/agent285-")   # the phone that pressed hold

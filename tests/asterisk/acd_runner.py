@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from acd import app as app_module
 from acd.app import App
 from acd.ari import events as ev
 from acd.calls.service import CallService
@@ -72,8 +73,17 @@ def write_flows(tmp: Path) -> Path:
 
 def acd_settings(ari_url: str, user: str, password: str, prefix: str, dsn: str, tmp: Path,
                  endpoints: tuple[str, str] = DEFAULT_ENDPOINTS, ring_timeout: int = 3,
-                 wrapup: int = 1) -> Settings:
-    return Settings.model_validate({
+                 wrapup: int = 1, **over: Any) -> Settings:
+    """`over` replaces top-level settings (e.g. redis_url, agents, reconcile_every)."""
+    return Settings.model_validate(acd_settings_data(
+        ari_url, user, password, prefix, dsn, tmp, endpoints, ring_timeout, wrapup) | over)
+
+
+def acd_settings_data(ari_url: str, user: str, password: str, prefix: str, dsn: str,
+                      tmp: Path, endpoints: tuple[str, str] = DEFAULT_ENDPOINTS,
+                      ring_timeout: int = 3, wrapup: int = 1) -> dict[str, Any]:
+    """The settings of acd_settings as plain data (a YAML file for `acd run`)."""
+    return {
         "ari": {"url": ari_url, "app": "acd", "user": user, "password": password},
         "api": {"host": "127.0.0.1", "port": 0},
         "redis_prefix": prefix,
@@ -91,7 +101,7 @@ def acd_settings(ari_url: str, user: str, password: str, prefix: str, dsn: str, 
             {"id": "a2", "name": "Bob", "endpoint": endpoints[1], "skills": {"sales": 3},
              "login": True},
         ],
-    })
+    }
 
 
 # A user event the tests send the app after a scenario (POST /events/user/...): when
@@ -115,7 +125,11 @@ def role_of(event: ev.Event) -> str:
     cid = event.channel_id
     if cid is None:
         return "other"
-    return "agent" if cid.startswith("acd-") else "caller"
+    if cid.startswith("acd-"):
+        return "agent"
+    # An agent's phone's own call into acd (`phone,<number>` from [agents], #17).
+    channel = event.raw.get("channel") or {}
+    return "phone" if str(channel.get("name", "")).startswith("PJSIP/agent") else "caller"
 
 
 @dataclass
@@ -165,6 +179,9 @@ async def running_acd(settings: Settings, monkeypatch: pytest.MonkeyPatch,
 
     recording.acd_original = original  # type: ignore[attr-defined]
     monkeypatch.setattr(CallService, "handle_event", recording)
+    # The settled marker is a user event: let it through acd's allow-list filter.
+    monkeypatch.setattr(app_module, "CALL_EVENTS",
+                        (*app_module.CALL_EVENTS, "ChannelUserevent"))
     app = App(settings, clock=clock or Clock(1.0), simulator=simulator, start_api=False)
     await app.start()
     pool = await asyncpg.create_pool(settings.pg_dsn.get_secret_value(), min_size=1,

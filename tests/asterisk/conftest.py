@@ -5,6 +5,7 @@
 `sipp_agents`      factory: start the SIPp agent phones (answer / noanswer / busy).
 `sipp_caller`      factory: start one SIPp caller; returns a sipp.Sipp to await.
 `ari_probe`        a raw ARI client that records a trace (ari_probe.AriProbe).
+`rest`             a raw ARI client for REST look-ups only (no events socket).
 `trace_dir`        where ari_probe saves its trace (<test name>.jsonl): tests/asterisk/traces
                    with ACD_RECORD_TRACES=1, else the test's tmp_path.
 
@@ -89,6 +90,12 @@ def sipp_caller(asterisk: harness.AsteriskInstance, tmp_path: Path) -> Iterator[
     yield start
     for c in started:
         c.stop()
+
+
+@pytest.fixture
+async def rest(asterisk: harness.AsteriskInstance) -> AsyncIterator[AriProbe]:
+    async with AriProbe(asterisk.ari_url, asterisk.user, asterisk.password) as probe:
+        yield probe
 
 
 @pytest.fixture

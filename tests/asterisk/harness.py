@@ -224,6 +224,8 @@ def _write_asterisk_conf(root: Path) -> None:
     d = {k: root / k for k in ("etc", "run", "log", "spool", "db")}
     for p in d.values():
         p.mkdir(parents=True, exist_ok=True)
+    # Where ARI recordings go (a packaged Asterisk makes it; ARI answers 500 without it).
+    (d["spool"] / "recording").mkdir(exist_ok=True)
     (root / "asterisk.conf").write_text(
         "[directories]\n"
         f"astetcdir => {d['etc']}\n"

@@ -32,15 +32,20 @@ def _ms(seconds: float) -> str:
     return str(max(1, round(seconds * 1000)))
 
 
-def render_caller(scenario: str, dtmf: Sequence[tuple[float, str]], hold: float | None) -> str:
-    """caller.xml with the digits (each: seconds after the previous step, digit)
-    and the hold time after the last digit (seconds; None = until Asterisk hangs up)."""
+def render_caller(scenario: str, dtmf: Sequence[tuple[float, str | Path]],
+                  hold: float | None) -> str:
+    """caller.xml with the digits (each: seconds after the previous step, digit, or a
+    pcap of keys of its own: tests/asterisk/dtmf_pcap.py) and the hold time after
+    the last digit (seconds; None = until Asterisk hangs up)."""
     text = (SIP_TEST / scenario).read_text()
     steps: list[str] = []
     for i, (delay, digit) in enumerate(dtmf, start=1):
-        if digit not in DIGIT_PCAP:
+        if isinstance(digit, Path):
+            pcap = digit
+        elif digit not in DIGIT_PCAP:
             raise ValueError(f"no RFC 4733 pcap for digit {digit!r}")
-        pcap = PCAPS / f"dtmf_2833_{DIGIT_PCAP[digit]}.pcap"
+        else:
+            pcap = PCAPS / f"dtmf_2833_{DIGIT_PCAP[digit]}.pcap"
         steps += [
             f'  <recv request="BYE" timeout="{_ms(delay)}" ontimeout="dtmf{i}" next="remote_bye"/>',
             f'  <label id="dtmf{i}"/>',
@@ -112,7 +117,7 @@ class Sipp:
     def markers(self) -> list[str]:
         if not self.log_file.exists():
             return []
-        return re.findall(r"acd:[a-z-]+", self.log_file.read_text(errors="replace"))
+        return re.findall(r"acd:[a-z0-9-]+", self.log_file.read_text(errors="replace"))
 
     async def wait_marker(self, marker: str, timeout: float = 10.0) -> None:
         loop = asyncio.get_running_loop()
@@ -161,7 +166,8 @@ class Sipp:
 
 def caller(workdir: Path, name: str, asterisk_host: str, asterisk_port: int, *,
            exten: str = "100", caller_id: str = "+15551", caller_name: str = "Caller",
-           dtmf: Sequence[tuple[float, str]] = ((2.0, "1"),), hold: float | None = 10.0,
+           dtmf: Sequence[tuple[float, str | Path]] = ((2.0, "1"),),
+           hold: float | None = 10.0,
            source_ip: str = "127.0.0.2", scenario: str = "caller.xml") -> Sipp:
     """One call (-m 1) from source_ip to `exten`. Not started: call .start()."""
     if scenario not in CALLER_SCENARIOS:

@@ -37,12 +37,6 @@ SameOnSim = Callable[[AcdRun], Awaitable[None]]
 
 
 @pytest.fixture
-async def rest(asterisk: AsteriskInstance) -> AsyncIterator[AriProbe]:
-    async with AriProbe(asterisk.ari_url, asterisk.user, asterisk.password) as probe:
-        yield probe
-
-
-@pytest.fixture
 def acd(asterisk: AsteriskInstance, rest: AriProbe, redis_prefix: str, redis_client: object,
         pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Starter:
     """acd(endpoints=(a1, a2)) -> async context manager giving an AcdRun.

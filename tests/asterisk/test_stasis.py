@@ -109,3 +109,4 @@ async def test_bench_trunk_goes_straight_to_app_queue(
     assert result.ok, result
     assert [e for e in ari_probe.events if e["type"] == "StasisStart"] == []
     assert asterisk.taskprocessor_warnings(asterisk.log_since_mark()) == []
+

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 
 from acd.app import App
-from acd.calls.call import Call
+from acd.calls.model import CallState as Call
 from acd.clock import Clock
 from acd.config import Settings
 from acd.sim.server import Simulator

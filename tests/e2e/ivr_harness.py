@@ -25,7 +25,7 @@ import yaml
 from acd.api.demo import DemoBackends, DemoServer
 from acd.app import App
 from acd.ari import events as ev
-from acd.calls.call import Call
+from acd.calls.model import CallState as Call
 from acd.clock import Clock
 from acd.config import Settings
 from acd.ivr.loader import read_sounds
@@ -75,6 +75,7 @@ class EventTap:
 
     def __init__(self, base_url: str, app: str) -> None:
         self.url = f"{base_url.replace('http', 'ws', 1)}/ari/events?app={app}&subscribeAll=false"
+        self.app_url = f"{base_url}/ari/applications/{app}"
         self.events: list[ev.Event] = []
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
@@ -84,6 +85,27 @@ class EventTap:
         self._session = aiohttp.ClientSession(headers={"Authorization": f"Basic {token}"})
         ws = await self._session.ws_connect(self.url)
         self._task = asyncio.create_task(self._read(ws))
+        await self._let_playbacks_through()
+
+    async def _let_playbacks_through(self, timeout: float = 5.0) -> None:
+        """acd's allow list (`ari.event_filter`) admits only the events acd uses, and
+        the filter is the application's, so this tap's too: once acd has set it, add
+        the PlaybackStarted and RecordingStarted this tap's tests read."""
+        assert self._session is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            async with self._session.get(self.app_url) as resp:
+                allowed = (await resp.json()).get("events_allowed") or []
+            if allowed:
+                more = [{"type": t} for t in ("PlaybackStarted", "RecordingStarted")
+                        if {"type": t} not in allowed]
+                if more:
+                    body = {"allowed": [*allowed, *more]}
+                    async with self._session.put(f"{self.app_url}/eventFilter", json=body):
+                        pass
+                return
+            await asyncio.sleep(0.05)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:

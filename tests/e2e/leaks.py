@@ -6,12 +6,14 @@ them hold the secret, written plainly or with separators between its digits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import asyncpg
+import pytest
 import redis.asyncio as aioredis
 
 MAX_KEYS = 200_000  # a whole-keyspace scan stops here: "cheap" on a shared Redis
@@ -38,6 +40,24 @@ def find_secret(digits: str, texts: Iterable[tuple[str, str]]) -> list[str]:
 # -------------------------------------------------------------------- logs
 
 _FORMATTER = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@contextlib.contextmanager
+def every_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Every logger at DEBUG into `caplog`, those that do not propagate too."""
+    caplog.set_level(logging.DEBUG)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and logger.level > logging.DEBUG:
+            caplog.set_level(logging.DEBUG, logger=name)
+    deaf = [lg for lg in logging.root.manager.loggerDict.values()
+            if isinstance(lg, logging.Logger) and not lg.propagate]
+    for lg in deaf:
+        lg.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        for lg in deaf:
+            lg.removeHandler(caplog.handler)
 
 
 def log_texts(records: Iterable[logging.LogRecord]) -> list[tuple[str, str]]:

@@ -252,11 +252,18 @@ async def test_an_answer_to_a_stale_offer_never_connects(harness: Harness) -> No
     await h.wait_for(ringing, "a1's phone to ring")
     call = h.live(ch)
     (leg,) = call.live_legs()
-    # What the reaper does to an expired reservation, done now.
-    await h.app.router.offer_failed(leg.offer, "error")
+    # Routing takes the offer back now (as the reaper does an expired reservation),
+    # and keeps a1 from this call for the retry delay ("error", acd's own failure,
+    # would not: a1 would be offered the call again at once).
+    await h.app.router.offer_failed(leg.offer, "rejected")
 
-    await h.wait_for(lambda: leg.ended_ms is not None, "a1's stale leg to end")
-    assert leg.outcome == "stale" and call.connected_leg is None
+    def ended() -> bool:  # the call's state is a value: read it afresh
+        now = h.live(ch).leg(leg.channel_id)
+        return now is not None and not now.live
+    await h.wait_for(ended, "a1's stale leg to end")
+    call = h.live(ch)
+    assert call.leg(leg.channel_id).outcome == "stale"  # type: ignore[union-attr]
+    assert call.connected_leg is None
     assert await h.agent_state("a1") == "available"
 
     def music() -> bool:

@@ -1,9 +1,9 @@
 """A property over whole calls through acd and the simulator: whatever stage a call
-is in when a fault strikes (ARI cut, events dropped with the socket up, Redis cut,
-acd stopped and started again), whichever parties hang up meanwhile and however
-long it lasts, afterwards the call has exactly one `calls` row, no channel or
-bridge is left, no agent is stuck busy, and an agent is never charged a miss for
-the fault.
+is in when a fault strikes (ARI cut, ARI answering 500 to every other request,
+events dropped with the socket up, Redis cut, acd stopped and started again),
+whichever parties hang up meanwhile and however long it lasts, afterwards the
+call has exactly one `calls` row, no channel or bridge is left, no agent is stuck
+busy, and an agent is never charged a miss for the fault.
 
 A small sample of the scenarios per run (each is a whole acd on its own Redis
 prefix, about 1.3 s); ACD_GAP_EXAMPLES=60 ran green in 48 s.
@@ -17,12 +17,14 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from acd.app import App
+from acd.ari.errors import AriError
 from tests.e2e.conftest import Harness, e2e_settings, running_harness
 from tests.store.proxy import TcpProxy
 
@@ -84,8 +86,25 @@ class Fault:
                 h.sim.world.hub.detach(conn)
         elif self.kind == "redis_cut":
             await self.redis.down()
+        elif self.kind == "ari_errors":
+            self._answer_500_to_every_other_request()
         else:
             await h.app.stop()  # as after kill -9: live calls are left as they are
+
+    def _answer_500_to_every_other_request(self) -> None:
+        """Asterisk answers 500 to every other request (alternately, so that a
+        retry can succeed): acd's requests fail mid-call, whatever they were."""
+        ari = self.h.app.ari
+        assert ari is not None
+        real = ari.request
+        count = [0]
+
+        async def flaky(method: str, path: str, params: Any = None, body: Any = None) -> Any:
+            count[0] += 1
+            if count[0] % 2:
+                raise AriError("Internal Server Error", status=500, method=method, path=path)
+            return await real(method, path, params, body)
+        ari.request = flaky  # type: ignore[method-assign]
 
     async def lift(self) -> None:
         h = self.h
@@ -97,6 +116,9 @@ class Fault:
                 h.sim.world.hub.attach(conn)
         elif self.kind == "redis_cut":
             await self.redis.up()
+        elif self.kind == "ari_errors":
+            assert h.app.ari is not None
+            del h.app.ari.request  # the class's own again
         else:
             app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
             h.app = app
@@ -151,7 +173,8 @@ async def _run(h: Harness, redis: TcpProxy, stage: str, fault: str, caller_leave
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(stage=st.sampled_from(["ivr", "queued", "ringing", "connected"]),
-       fault=st.sampled_from(["ari_cut", "events_lost", "redis_cut", "restart"]),
+       fault=st.sampled_from(["ari_cut", "events_lost", "redis_cut", "restart",
+                              "ari_errors"]),
        caller_leaves=st.booleans(), agent_leaves=st.booleans(),
        gap=st.floats(min_value=0.5, max_value=12.0))
 def test_no_fault_strands_anyone(pg_dsn: str, stage: str, fault: str, caller_leaves: bool,

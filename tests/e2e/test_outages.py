@@ -122,7 +122,8 @@ async def test_callers_released_while_acd_was_taken_for_dead_are_queued_again(
     assert (await router.dequeue(call.rid)).was == "waiting"
 
     await h.wait_for(waiting, "the caller to be queued again")
-    assert h.live(ch) is call and call.enqueued_ms == enqueued
+    again = h.live(ch)  # the same call (its state is a value: compared by id)
+    assert again.call_id == call.call_id and again.enqueued_ms == enqueued
     await h.app.agents.available("a1")
     await h.wait_agent("a1", "on_call")
     h.sim.remote_hangup(ch)

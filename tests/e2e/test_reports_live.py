@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from acd.api.app import make_api
-from acd.reports import kpi, sql
+from acd.reports import kpi, moves, sql
 from tests.conftest import PG_ADMIN_DSN
 from tests.e2e.conftest import Harness, e2e_settings, running_harness
 from tests.reports.helpers import same
@@ -64,13 +64,18 @@ async def test_an_answered_call_is_reported(harness: Harness) -> None:
     async with h.pg.acquire() as conn:
         calls = [dict(r) for r in await conn.fetch("SELECT * FROM calls")]
         states = [dict(r) for r in await conn.fetch("SELECT * FROM agent_states")]
+        events = [dict(r) for r in await conn.fetch("SELECT * FROM queue_events")]
         rules = settings.rules()
         await sql.sync_rules(conn, rules)
         got = await sql.queue_report(conn, *WIDE, "UTC", rules)
         agents = await sql.agent_report(conn, *WIDE, "UTC")
     py = kpi.queue_rows(kpi.queue_buckets(calls, states, rules), rules, ZoneInfo("UTC"))
+    # Transfers and holds come from the queue events (acd.reports.moves).
+    moves.merge_queues(py, moves.move_counts(events, calls, ZoneInfo("UTC"), by="queue"))
     same(got, py)
-    same(agents, kpi.agent_rows(kpi.agent_buckets(calls, states), ZoneInfo("UTC")))
+    py = kpi.agent_rows(kpi.agent_buckets(calls, states), ZoneInfo("UTC"))
+    moves.merge_agents(py, moves.move_counts(events, calls, ZoneInfo("UTC"), by="agent"))
+    same(agents, py)
     sales = next(r for r in got if r["queue"] == "sales")
     assert sales["answered"] >= 1 and sales["wrap_s"] > 0
     a1 = next(r for r in agents if r["agent_id"] == "a1")

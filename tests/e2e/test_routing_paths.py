@@ -294,14 +294,19 @@ async def test_ring_all_second_phone_answers_while_the_first_is_bridged(
     ch = h.sim.place_call("+15550203", HUNT_FLOW)
     calls = h.app.calls.calls
     await h.wait_for(lambda: len(calls) == 1, "the call to arrive")
-    live = next(iter(calls.values()))
-    await h.wait_for(lambda: [leg.agent_id for leg in live.live_legs()] == ["r1"]
-                     and live.connected_leg is not None, "only r1's leg to be left")
+    call_id = next(iter(calls))
+
+    def r1_only() -> bool:  # the call's state is a value: read it afresh
+        live = calls[call_id]
+        return ([leg.agent_id for leg in live.live_legs()] == ["r1"]
+                and live.connected_leg is not None)
+    await h.wait_for(r1_only, "only r1's leg to be left")
     await h.clock.sleep(2.0)
     st = h.sim.state()
     assert ch in [c["id"] for c in st["channels"]], "the caller was cut off"
-    assert live.connected_leg is not None
-    r1_channel = live.connected_leg.channel_id
+    r1_leg = calls[call_id].connected_leg
+    assert r1_leg is not None
+    r1_channel = r1_leg.channel_id
     assert [sorted(b["channels"]) for b in st["bridges"]] == [sorted([ch, r1_channel])]
     assert await h.agent_state("r1") == "on_call"
     h.sim.remote_hangup(ch)

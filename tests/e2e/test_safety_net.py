@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from acd.ari import events as ev
+import pytest
+
+from acd.calls import events as e
+from acd.calls import service
 from tests.e2e.conftest import Harness
 
 PRESS_SALES = [(1.0, "1")]
@@ -17,16 +20,24 @@ def in_dialplan(h: Harness, ch: str) -> bool:
                and not c["moh"] for c in h.sim.state()["channels"])
 
 
+def break_on_digits(monkeypatch: pytest.MonkeyPatch, what: str) -> None:
+    """A bug in the call's handling of a key press (the machine raises)."""
+    real = service.step
+
+    def broken(state: Any, event: Any, now: Any) -> Any:
+        if isinstance(event, e.Dtmf):
+            raise RuntimeError(f"injected: a bug {what}")
+        return real(state, event, now)
+    monkeypatch.setattr(service, "step", broken)
+
+
 async def test_an_exception_in_the_ivr_sends_the_caller_to_the_dialplan(
-        harness: Harness) -> None:
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
     assert h.app.calls is not None
-    flow = h.app.calls.flow
+    flow = h.app.calls
     h.sim.world.dialplan_linger = 600.0  # the dialplan's fallback keeps the caller
-
-    async def broken(call: Any, digit: str) -> None:
-        raise RuntimeError("injected: a bug in the IVR")
-    flow.ivr.digit = broken  # type: ignore[method-assign]
+    break_on_digits(monkeypatch, "in the IVR")
     ch = h.sim.place_call("+15559001", "100", dtmf=PRESS_SALES)
     call_id = await h.finished(ch)
     assert in_dialplan(h, ch), "the caller is not with the dialplan's fallback"
@@ -39,10 +50,10 @@ async def test_an_exception_in_the_ivr_sends_the_caller_to_the_dialplan(
 
 
 async def test_an_exception_while_waiting_releases_the_queue_and_the_caller(
-        harness: Harness) -> None:
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
     assert h.app.calls is not None and h.app.agents is not None and h.app.router is not None
-    flow, router = h.app.calls.flow, h.app.router
+    router = h.app.router
     h.sim.world.dialplan_linger = 600.0
     for agent in ("a1", "a2"):
         await h.app.agents.set_break(agent, "meeting")
@@ -51,13 +62,7 @@ async def test_an_exception_while_waiting_releases_the_queue_and_the_caller(
     async def waiting() -> bool:
         return await router.waiting("sales") == 1
     await h.wait_for(waiting, "the caller to wait")
-    real = flow._caller_event
-
-    async def broken(call: Any, event: ev.Event) -> None:
-        if isinstance(event, ev.ChannelDtmfReceived):
-            raise RuntimeError("injected: a bug while waiting")
-        await real(call, event)
-    flow._caller_event = broken  # type: ignore[method-assign]
+    break_on_digits(monkeypatch, "while waiting")
     h.sim.press(ch, "5")
     call_id = await h.finished(ch)
     assert in_dialplan(h, ch)
@@ -70,19 +75,14 @@ async def test_an_exception_while_waiting_releases_the_queue_and_the_caller(
     await h.assert_clean()
 
 
-async def test_an_exception_while_talking_keeps_the_parties_bridged(harness: Harness) -> None:
+async def test_an_exception_while_talking_keeps_the_parties_bridged(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
     assert h.app.calls is not None
-    flow = h.app.calls.flow
+    flow = h.app.calls
     ch = h.sim.place_call("+15559003", "100", dtmf=PRESS_SALES)
     await h.wait_agent("a1", "on_call")
-    real = flow._caller_event
-
-    async def broken(call: Any, event: ev.Event) -> None:
-        if isinstance(event, ev.ChannelDtmfReceived):
-            raise RuntimeError("injected: a bug while talking")
-        await real(call, event)
-    flow._caller_event = broken  # type: ignore[method-assign]
+    break_on_digits(monkeypatch, "while talking")
     h.sim.press(ch, "9")
     await h.wait_for(lambda: flow.handler_errors == 1, "the injected failure")
     await h.clock.sleep(2.0)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from acd.reports import kpi, sql
+from acd.reports import kpi, moves, sql
 from acd.reports.kpi import QueueRules
 from acd.store.rows import AgentStateRow, CallRow
 
@@ -27,7 +27,7 @@ def at(hms: str, day: datetime = DAY) -> datetime:
 def call(enq: datetime, wait_s: float, outcome: str = "answered", *, queue: str = "q",
          talk_s: float | None = 60.0, agent: str | None = "a1",
          callback_of: str | None = None, call_id: str | None = None,
-         caller: str = "+15550100") -> CallRow:
+         caller: str = "+15550100", hold_s: float | None = None) -> CallRow:
     """A queue call that entered at `enq`; answered (by `agent`) unless the outcome
     says otherwise ('abandoned', 'callback', or answered=None via agent=None)."""
     answered = outcome in ("answered", "transferred") and agent is not None
@@ -41,7 +41,8 @@ def call(enq: datetime, wait_s: float, outcome: str = "answered", *, queue: str 
         queue=queue, enqueued_at=enq, answered_at=ans_at, ended_at=end,
         agent_id=agent if answered else None, outcome=outcome, hangup_cause=16,
         wait_ms=wait_ms, talk_ms=round((talk_s or 0) * 1000) if answered else None,
-        variables=None, callback_of=callback_of)
+        variables=None, callback_of=callback_of,
+        hold_ms=round(hold_s * 1000) if hold_s is not None else None)
 
 
 def state(agent: str, st: str, when: datetime, reason: str | None = None) -> AgentStateRow:
@@ -66,22 +67,27 @@ async def insert(conn: asyncpg.Connection, calls: Sequence[CallRow],
 
 async def both_queues(conn: asyncpg.Connection, calls: Sequence[CallRow],
                       states: Sequence[AgentStateRow], rules: dict[str, QueueRules],
-                      tz: str = "UTC", group: sql.Group = "queue", minutes: int = 30
+                      tz: str = "UTC", group: sql.Group = "queue", minutes: int = 30,
+                      events: Sequence[Any] = ()
                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(SQL rows, Python rows) of the queue report over everything inserted."""
     rows = await sql.queue_report(conn, *WIDE, tz, rules, group=group, minutes=minutes)
     py = kpi.queue_rows(kpi.queue_buckets(calls, states, rules), rules, ZoneInfo(tz),
                         group=group, minutes=minutes)
+    moves.merge_queues(py, moves.move_counts(events, calls, ZoneInfo(tz), by="queue",
+                                             group=group, minutes=minutes))
     return rows, py
 
 
 async def both_agents(conn: asyncpg.Connection, calls: Sequence[CallRow],
                       states: Sequence[AgentStateRow], tz: str = "UTC",
-                      group: sql.Group = "queue", minutes: int = 30
+                      group: sql.Group = "queue", minutes: int = 30, events: Sequence[Any] = ()
                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rows = await sql.agent_report(conn, *WIDE, tz, group=group, minutes=minutes)
     py = kpi.agent_rows(kpi.agent_buckets(calls, states), ZoneInfo(tz), group=group,
                         minutes=minutes)
+    moves.merge_agents(py, moves.move_counts(events, calls, ZoneInfo(tz), by="agent",
+                                             group=group, minutes=minutes))
     return rows, py
 
 

@@ -59,9 +59,16 @@ QUEUE_CASES = {
     "talk time and AHT without wrap-up": _case(
         [call(T, 1, talk_s=100), call(T, 1, talk_s=200)],
         {"aht_s": 150.0, "talk_s": 300.0, "hold_s": 0.0, "wrap_s": 0.0}),
-    "transferred call is answered and counted as a transfer": _case(
+    "hold time counts in AHT, apart from talk": _case(
+        [call(T, 1, talk_s=100, hold_s=20), call(T, 1, talk_s=200, hold_s=None)],
+        {"aht_s": 160.0, "talk_s": 300.0, "hold_s": 20.0, "wrap_s": 0.0}),
+    "the hold of a call nobody answered counts nowhere": _case(
+        [call(T, 30, "abandoned", agent=None, hold_s=5), call(T, 1, talk_s=60, hold_s=6)],
+        {"hold_s": 6.0, "aht_s": 66.0}),
+    # Transfers are counted from the calls' queue events (tests/reports/test_moves.py).
+    "transferred call is answered; its outcome is no transfer count": _case(
         [call(T, 4, "transferred"), call(T, 4)],
-        {"answered": 2, "transfers": 1, "service_level": 1.0}),
+        {"answered": 2, "transfers": 0, "service_level": 1.0}),
     "callback request counts offered, not answered": _case(
         [call(T, 60, "callback", agent=None), call(T, 1)],
         {"offered": 2, "answered": 1, "callbacks": 1, "service_level": 0.5,

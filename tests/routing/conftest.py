@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,6 +21,7 @@ from acd.clock import Clock
 from acd.routing.agents import AgentService
 from acd.routing.client import RedisClient
 from acd.routing.model import Offer, QueueDef, RoutingSettings
+from acd.routing.scripts import ScriptName
 from acd.routing.service import Router
 from tests.conftest import REDIS_URL
 from tests.routing.cluster import LocalCluster, local_cluster
@@ -83,6 +85,19 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], what: str,
         await asyncio.sleep(0.01)
 
 
+class SettlingRouter(Router):
+    """A Router whose operations return once the offers they produced have gone
+    through the offer bus (as in production: by the bus's task, not inline), so
+    a test can read what was offered right after the operation. The bus itself
+    is tested in test_bus.py."""
+
+    async def _run(self, name: ScriptName, *args: str | int) -> dict[str, Any]:
+        res = await super()._run(name, *args)
+        if not self.bus.delivering():
+            await self.settled()
+        return res
+
+
 @dataclass
 class Node:
     node_id: str
@@ -118,7 +133,7 @@ async def make_node(redis_client: RedisClient, redis_prefix: str) -> AsyncIterat
         async def on_exit(call_id: str, reason: str) -> None:
             exits.append((call_id, reason))
 
-        router = Router(redis_client, prefix=redis_prefix, node_id=node_id, clock=clk,
+        router = SettlingRouter(redis_client, prefix=redis_prefix, node_id=node_id, clock=clk,
                         queues=queues, agents=svc, settings=st, on_offer=on_offer,
                         on_exit=on_exit)
         node = Node(node_id, svc, router, offers, changes, exits)

@@ -16,7 +16,7 @@ from acd.routing.client import RedisClient
 from acd.routing.keys import Keys, Layout
 from acd.routing.model import QueueDef, QueueRequest, RoutingSettings
 from acd.routing.scripts import SCRIPT_NAMES, script_text
-from tests.routing.conftest import NodeFactory
+from tests.routing.conftest import ManualClock, NodeFactory
 
 SALES = QueueDef(name="sales", skills={"en": 3}, wrapup=5.0, ring_timeout=10.0)
 
@@ -109,14 +109,44 @@ async def test_auto_pause_after_missed_offers(make_node: NodeFactory) -> None:
 
 
 async def test_uncounted_failures_do_not_pause(make_node: NodeFactory) -> None:
-    n = await make_node(agents=[agent("a1")], queues=[SALES],
+    clock = ManualClock()
+    n = await make_node(agents=[agent("a1")], queues=[SALES], clock=clock,
                         settings=RoutingSettings(max_missed=1, missed_retry_delay=0))
     await n.agents.login("a1")
-    await n.router.enqueue(call("c1", Clock()))
-    for reason in ("error", "rejected"):
+    await n.router.enqueue(call("c1", clock))
+    for reason in ("rejected", "error"):
         view = await n.router.offer_failed(n.offers[-1], reason)  # type: ignore[arg-type]
         assert view.missed_in_row == 0
+        clock.advance(0.5)  # acd's own failure ("error") holds the call a moment
+        await n.router.reap()
     assert (await n.agents.get("a1")).state == "reserved"
+    assert len(n.offers) == 3
+
+
+async def test_acd_own_failure_keeps_no_agent_from_the_call(make_node: NodeFactory) -> None:
+    """ARI unreachable: the offer fails on acd's side. The agent is not kept from the
+    call for the retry delay (it would wait 60 s after Asterisk is back); the call
+    waits a moment instead, doubling with each such failure up to the retry delay."""
+    clock = ManualClock()
+    n = await make_node(agents=[agent("a1")], queues=[SALES], clock=clock,
+                        settings=RoutingSettings(missed_retry_delay=60))
+    await n.agents.login("a1")
+    await n.router.enqueue(call("c1", clock))
+    for pause in (0.5, 1.0, 2.0, 4.0):
+        view = await n.router.offer_failed(n.offers[-1], "error")
+        assert (view.state, view.missed_in_row) == ("available", 0)
+        offered = len(n.offers)
+        clock.advance(pause - 0.1)
+        await n.router.reap()
+        assert len(n.offers) == offered, f"offered again before {pause} s"
+        clock.advance(0.1)
+        await n.router.reap()
+        assert len(n.offers) == offered + 1 and n.offers[-1].agent_id == "a1"
+    for _ in range(10):  # never longer than the retry delay
+        await n.router.offer_failed(n.offers[-1], "error")
+        clock.advance(60)
+        await n.router.reap()
+    assert n.offers[-1].attempt == 15
 
 
 async def test_failed_call_goes_back_before_younger_calls(make_node: NodeFactory) -> None:
@@ -296,7 +326,7 @@ async def exercise_every_script(n: object, clock: Clock, tag: str = "a") -> set[
         await n.router.enqueue(call(f"{tag}1", clock))
         o = n.offers[-1]
         await n.router.offer_ringing(o)
-        await n.router.offer_failed(o, "error")
+        await n.router.offer_failed(o, "rejected")  # no retry delay: offered again
         o = n.offers[-1]
         assert o.attempt == 2
         assert await n.router.offer_answered(o)
@@ -311,7 +341,18 @@ async def exercise_every_script(n: object, clock: Clock, tag: str = "a") -> set[
         assert (o.call_id, o.callback) == (f"{tag}2", "+15550001")
         assert not await n.router.callback_failed(o, None)
         await n.router.enqueue(call(f"{tag}3", clock))
+        n.router.definitions_changed()  # no standing kept from an earlier run
+        assert await n.router.standing(f"{tag}3") == (None, 0.0)  # offered at once
         await n.router.dequeue(f"{tag}3")
+        # A transfer to a named agent (issue 17): reserved, and a failed offer forgets it.
+        o, why = await n.router.reserve_agent(f"{tag}3-t1", "a1", SALES.name, clock.ms())
+        assert o is not None and why == "" and o.agent_id == "a1"
+        assert (await n.agents.get("a1")).state == "reserved"
+        assert await n.router.reserve_agent(f"{tag}3-t2", "a1", SALES.name, clock.ms()) == (
+            None, "reserved")
+        await n.router.offer_failed(o, "rejected")
+        assert await n.router.waiting(SALES.name) == 0  # never queued
+        assert (await n.agents.get("a1")).state == "available"
         await n.router.reap()
         await n.router.sweep()
         await n.agents.phone_set("a1", Phone("registered", "idle"), None)

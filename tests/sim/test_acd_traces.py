@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.asterisk.hold_twins import HOLD_TWINS  # replayed in test_hold_traces.py
 from tests.asterisk.sequences import differences, load_trace, normalise, sequences, with_roles
 from tests.asterisk.sim_twin import TRACES, TWINS, run_twin, trace_path
 
@@ -29,6 +30,10 @@ UP = "ChannelStateChange(Up)"
     ([DR, D0, R, UP], [D0, DR, R, UP]),              # the 180 published first
     ([DR, R, D0, UP], [D0, DR, R, UP]),
     ([D0, UP, DR], [D0, UP, DR]),                    # not across other events
+    (["StasisStart", "ChannelHangupRequest(17)", D0, "StasisEnd"],
+     ["StasisStart", D0, "ChannelHangupRequest(17)", "StasisEnd"]),  # a 486 before the dial
+    ([D0, "ChannelHangupRequest(17)"], [D0, "ChannelHangupRequest(17)"]),
+    (["ChannelHangupRequest(16)", UP, D0], ["ChannelHangupRequest(16)", UP, D0]),
     ([], []),
 ])
 def test_normalise_moves_only_the_ringing_state_change(seq: list[str],
@@ -48,7 +53,7 @@ def test_agent_legs_are_numbered_in_the_order_acd_first_heard_of_them() -> None:
 
 def test_every_scenario_has_a_kept_trace() -> None:
     kept = sorted(p.name for p in TRACES.glob("acd_*.jsonl"))
-    assert kept == sorted(trace_path(name).name for name in TWINS)
+    assert kept == sorted(trace_path(name).name for name in [*TWINS, *HOLD_TWINS])
 
 
 @pytest.mark.parametrize("scenario", sorted(TWINS))

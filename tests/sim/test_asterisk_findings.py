@@ -155,3 +155,4 @@ async def test_a_playlist_announces_each_item(ari: Ari, media: str,
     assert _playbacks(ari) == expected
     # The prompt held the channel's queue until its last item ended.
     assert (await ari.call("POST", f"/ari/channels/{cid}/answer"))[0] == 204
+

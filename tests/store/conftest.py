@@ -12,7 +12,7 @@ import pytest
 from acd.store.migrate import migrate
 from tests.store.proxy import TcpProxy
 
-TABLES = ("calls", "legs", "queue_events", "agent_states")
+TABLES = ("calls", "legs", "queue_events", "agent_states", "recordings")
 
 
 def schema_dsn(pg_dsn: str, schema: str) -> str:

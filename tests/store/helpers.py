@@ -12,7 +12,15 @@ from typing import Any
 import asyncpg
 
 from acd.store import spool
-from acd.store.rows import ROW_TYPES, AgentStateRow, CallRow, LegRow, QueueEventRow, Row
+from acd.store.rows import (
+    ROW_TYPES,
+    AgentStateRow,
+    CallRow,
+    LegRow,
+    QueueEventRow,
+    RecordingRow,
+    Row,
+)
 from acd.store.writer import RowWriter
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -26,13 +34,19 @@ def make_row(kind: str, i: int, tag: str = "") -> Row:
         return CallRow(key, f"ch-{i}", f"+1555{i:07d}", "100", "main", "1", at, "sales", at,
                        at + timedelta(seconds=1), at + timedelta(seconds=9), f"agent{i % 7}",
                        ("answered", "abandoned", "failed")[i % 3], 16, i % 1000, i % 5000,
-                       {"i": i, "menu": "2", "account": "****1234"})
+                       {"i": i, "menu": "2", "account": "****1234"}, hold_ms=i % 700)
     if kind == "legs":
         return LegRow(key, f"call-{i}", ("caller", "agent")[i % 2], f"ch-{i}", "PJSIP/agent1",
-                      f"agent{i % 7}", "sales", at, None, at, 17, i % 100, "busy")
+                      f"agent{i % 7}", "sales", at, None, at, 17, i % 100, "busy",
+                      None if i % 2 else {"mode": "listen", "i": i})
     if kind == "queue_events":
         return QueueEventRow(key, f"call-{i}", "sales", ("enter", "offer", "connect")[i % 3],
                              None if i % 2 else f"agent{i % 7}", at, i % 300, {"n": i})
+    if kind == "recordings":
+        paused = [] if i % 2 else [{"from": at.isoformat(), "to": at.isoformat(),
+                                    "reason": "collect"}]
+        return RecordingRow(key, f"call-{i}", f"call-{i}.wav", "wav", at,
+                            at + timedelta(seconds=9), i % 9000, paused, "done")
     assert kind == "agent_states"
     return AgentStateRow(key, f"agent{i % 7}", "ready", None if i % 2 else "lunch", "break", at)
 
@@ -41,7 +55,7 @@ KINDS = tuple(ROW_TYPES)
 
 
 def mixed_rows(n: int, tag: str = "") -> list[Row]:
-    return [make_row(KINDS[i % 4], i, tag) for i in range(n)]
+    return [make_row(KINDS[i % len(KINDS)], i, tag) for i in range(n)]
 
 
 def normalise(cls: type[Row], record: asyncpg.Record) -> tuple[Any, ...]:
@@ -71,7 +85,7 @@ def expected(rows: list[Row]) -> dict[str, dict[str, tuple[Any, ...]]]:
         values = list(r.values())
         for i in type(r).JSON_COLUMNS:
             if values[i] is not None:
-                values[i] = dict(values[i])
+                values[i] = spool._plain(values[i])
         out[r.TABLE][r.key] = tuple(values)
     return out
 

@@ -39,6 +39,8 @@ async def take_call(d: Desk, agent: Page) -> None:
     assert await agent.text_content("dd[data-var='pin']") == "****"
     assert PIN not in await agent.content()
     assert "account" in (await agent.text_content("#pop-path") or "")
+    # The moves panel reads the call's state from the call itself.
+    await agent.wait_for_selector("#moves:not([hidden]) #moves-status[data-phase='connected']")
 
 
 async def hang_up_and_dispose(d: Desk, agent: Page, channel: str, code: str,

@@ -11,6 +11,40 @@ let popFor = null;    // the call id it is (being) loaded for
 
 function show(id, on) { $(id).hidden = !on; }
 
+// Moves in the middle of a call (hold, transfer, ...). Each kind of move is a script
+// of its own (agent-*.js) that adds a panel: render(status) shows its buttons for the
+// call's state as GET .../call/moves says it (status.moves: the moves it takes now).
+const acdDesk = window.acdDesk = {
+  panels: [],
+  status: null,
+  addPanel(panel) {
+    const node = acd.el("div", { class: "row", id: "panel-" + panel.id });
+    $("moves-panels").append(node);
+    this.panels.push({ ...panel, node });
+    if (this.status) panel.render(this.status, node);
+  },
+  can(move) { return !!this.status && this.status.moves.split(",").includes(move); },
+  // A move on my call; the answer (or its refusal) is shown, then the state is read again.
+  async move(name, args) {
+    $("moves-msg").textContent = "";
+    try { return await acd.api("POST", `/api/desk/agents/${me.agent_id}/call/${name}`, args || {}); }
+    catch (e) { $("moves-msg").textContent = e.message; return null; }
+    finally { await this.refresh(); }
+  },
+  async refresh() {
+    let status = null;
+    if (agent && agent.state === "on_call") {
+      try { status = await acd.api("GET", `/api/desk/agents/${me.agent_id}/call/moves`); }
+      catch (e) { if (e.status !== 404) $("moves-msg").textContent = e.message; }
+    }
+    this.status = status;
+    show("moves", !!status);
+    $("moves-status").textContent = status ? status.phase : "";
+    $("moves-status").dataset.phase = status ? status.phase : "";
+    for (const p of this.panels) p.render(status, p.node);
+  },
+};
+
 async function act(fn, errorBox) {
   $(errorBox).textContent = "";
   try { return await fn(); } catch (e) { $(errorBox).textContent = e.message; }
@@ -98,7 +132,7 @@ function onSnapshot(snap) {
   if (callId && callId !== popFor) loadPop(callId);
   else if (!callId && pop) { pop = null; popFor = null; renderPop(); }
   else renderPop();
-  if (!before || before.state !== agent.state) loadToday();
+  if (!before || before.state !== agent.state) { loadToday(); acdDesk.refresh(); }
 }
 
 async function main() {

@@ -45,7 +45,9 @@ function queueRow(q) {
 }
 
 function skillsText(skills) {
-  return Object.entries(skills).map(([s, l]) => s + ":" + l).join(", ");
+  // A stable order, the strongest skill first: the server's order is a hash's.
+  return Object.entries(skills).sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([s, l]) => s + ":" + l).join(", ");
 }
 
 function parseSkills(text) {

@@ -10,10 +10,13 @@
 --   KEYS[6] {P}:stats     hash  "<queue>:aht" -> average handle ms, "<queue>:n"
 --   KEYS[6+i]     {P}:q:<queue i>      zset waiting calls by rank score, i = 1..NQ
 --   KEYS[6+NQ+j]  {P}:idle:<skill j>   zset available agents holding skill j, j = 1..NS
--- ARGV: ARGV[1] = NQ, ARGV[2] = NS, ARGV[3..2+NQ] queue names,
---   ARGV[3+NQ..2+NQ+NS] skill names; each operation's own arguments follow and
---   are read with arg(1), arg(2), ... (arg(1) is always now_ms from the Clock,
---   arg(2) the settings JSON: ttl, mm (max missed), retry, scan, ringmax, oncall).
+--   KEYS[7+NQ+NS] {P}:waitq  set  names of the queues that may hold waiting calls (every
+--                 ZADD to a queue adds its name; a free agent's search drops the names
+--                 of queues it finds empty; the sweep adds back any it finds not empty)
+-- ARGV: ARGV[1] = JSON [[queue names], [skill names]] (one argument, not one per
+--   name: fewer arguments to send on every call); each operation's own arguments
+--   follow and are read with arg(1), arg(2), ... (arg(1) is always now_ms from the
+--   Clock, arg(2) the settings JSON: ttl, mm (max missed), retry, scan, ringmax, oncall).
 --
 -- Agent record: id name endpoint order skills{} state reason since missed call
 --   res dl calls talk lastoff ans queue (dl: deadline of a TIMED state) preg pdev
@@ -27,11 +30,14 @@
 
 local K_AGENTS, K_CALLS, K_IDLE, K_TA, K_TC, K_STATS =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local NQ, NS = tonumber(ARGV[1]), tonumber(ARGV[2])
+local NAMES = cjson.decode(ARGV[1])
+local QNAME = NAMES[1]  -- queue i's name
+local NQ, NS = #NAMES[1], #NAMES[2]
 local QKEY, SKEY = {}, {}
-for i = 1, NQ do QKEY[ARGV[2 + i]] = KEYS[6 + i] end
-for j = 1, NS do SKEY[ARGV[2 + NQ + j]] = KEYS[6 + NQ + j] end
-local BASE = 2 + NQ + NS
+for i = 1, NQ do QKEY[QNAME[i]] = KEYS[6 + i] end
+for j = 1, NS do SKEY[NAMES[2][j]] = KEYS[6 + NQ + j] end
+local K_WAITQ = KEYS[7 + NQ + NS]
+local BASE = 1
 local function arg(i) return ARGV[BASE + i] end
 
 local NOW = tonumber(arg(1))
@@ -383,13 +389,22 @@ local function match_call(c)
   return true
 end
 
+-- Put waiting call `c` in its queue (and the queue in the set of queues to search).
+local function queue_add(c)
+  redis.call('ZADD', QKEY[c.q], c.score, c.id)
+  redis.call('SADD', K_WAITQ, c.q)
+end
+
 -- A free agent looks for the best waiting call it may take. Returns true when offered.
+-- Only the queues that hold waiting calls are searched, so the work does not grow
+-- with the number of queues.
 local function match_agent(a)
   if a.state ~= 'available' then return false end
   local best, best_score = nil, nil
-  for i = 1, NQ do
-    local key = KEYS[6 + i]
-    local entries = redis.call('ZRANGE', key, 0, S.scan - 1, 'WITHSCORES')
+  for _, name in ipairs(redis.call('SMEMBERS', K_WAITQ)) do
+    local key = QKEY[name]  -- nil: a queue this node does not define (yet)
+    local entries = key and redis.call('ZRANGE', key, 0, S.scan - 1, 'WITHSCORES') or {}
+    if key and #entries == 0 then redis.call('SREM', K_WAITQ, name) end
     for j = 1, #entries, 2 do
       local score = tonumber(entries[j + 1])
       if best_score and score >= best_score then break end
@@ -414,9 +429,14 @@ end
 local function return_call(c, res)
   if not c or c.st ~= 'offered' or not c.res[res] then return false end
   c.res[res] = nil
+  if c.xf then  -- a transfer's task (reserve_agent.lua) is never queued: it goes
+    forget_call(c)
+    redis.call('ZREM', K_TC, c.id)
+    return false
+  end
   if next(c.res) == nil and c.st == 'offered' then
     c.st = 'waiting'
-    redis.call('ZADD', QKEY[c.q], c.score, c.id)
+    queue_add(c)
   end
   save_call(c)
   schedule(c)

@@ -38,7 +38,7 @@ if c and (c.st == 'offered' or c.st == 'connected') and c.res[res] == agent_id t
     c.nb = NOW + tonumber(arg(6))
     c.cba = (c.cba or 0) + 1
     save_call(c)
-    redis.call('ZADD', QKEY[c.q], c.score, c.id)
+    queue_add(c)
     schedule(c)
     match_call(c)
   end

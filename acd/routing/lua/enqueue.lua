@@ -21,7 +21,7 @@ else
   end
   c.st, c.res, c.ex, c.att = 'waiting', {}, {}, 0
   save_call(c)
-  redis.call('ZADD', qkey, c.score, c.id)
+  queue_add(c)
   schedule(c)
   match_call(c)
 end

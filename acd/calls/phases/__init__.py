@@ -1,0 +1,1 @@
+"""The call machine's phases, one module each (see acd.calls.machine)."""

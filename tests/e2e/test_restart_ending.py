@@ -1,0 +1,74 @@
+"""acd dies while a connected call is ending: one party hung up, acd wrote the
+`complete` event, sent the agent to wrap-up and marked the re-adoption record
+'ending', and died before the rest of the call's end. The restarted acd's
+recovery (acd.calls.recovery, its `ending` branch) writes the call once: no
+second `complete`, no second wrap-up, the agent leg's row, who hung up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import pytest
+
+from acd.app import App
+from tests.e2e.conftest import Harness
+
+PRESS_SALES = [(1.0, "1")]
+
+
+@pytest.mark.parametrize("who", ["agent", "caller"])
+async def test_a_call_ending_when_acd_dies_is_written_once(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, who: str) -> None:
+    h = harness
+    assert h.app.calls is not None and h.app.agents is not None
+    await h.app.agents.set_break("a2", "meeting")
+    await h.app.agents.set_break("a3", "meeting")
+    talking = h.sim.place_call("+15559111", "100", dtmf=PRESS_SALES)
+    await h.wait_agent("a1", "on_call")
+    await h.wait_for(lambda: h.live(talking).answer_recorded, "the caller talking")
+    call = h.live(talking)
+    leg = call.connected_leg
+    assert leg is not None
+
+    records = h.app.calls.records
+    real = records.remember
+    ending = asyncio.Event()
+
+    async def remember(channel_id: str, fields: Mapping[str, str | int]) -> None:
+        await real(channel_id, fields)
+        if fields.get("phase") == "ending":
+            ending.set()
+            await asyncio.Event().wait()  # acd is killed here: nothing more of this call
+    monkeypatch.setattr(records, "remember", remember)
+
+    h.sim.remote_hangup(leg.channel_id if who == "agent" else talking)
+    await h.wait_for(ending.is_set, "the record says 'ending'")
+    await h.app.stop()
+
+    app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
+    h.app = app
+    await app.start()
+    h.watch(app)
+    try:
+        assert app.writer is not None
+
+        async def written() -> bool:
+            await app.writer.flush()  # type: ignore[union-attr]
+            n = await h.pg.fetchval("SELECT count(*) FROM calls WHERE call_id = $1",
+                                    call.call_id)
+            return bool(n == 1)
+        await h.wait_for(written, "the call's row")
+        row = await h.call(call.call_id)
+        assert (row["outcome"], row["ended_by"], row["end_detail"], row["agent_id"]) == (
+            "answered", who, "acd_down", "a1")
+        assert row["talk_ms"] is not None and row["talk_ms"] >= 0
+        legs = await h.legs(call.call_id)
+        assert [(x["kind"], x["outcome"]) for x in legs] == [
+            ("caller", "answered"), ("agent", "answered")]
+        events = [e for e, _ in await h.queue_events(call.call_id)]
+        assert events.count("complete") == 1 and events[-1] == "complete", events
+        await h.wait_agent("a1", "available")
+        await h.assert_clean()
+    finally:
+        await app.stop()
