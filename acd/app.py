@@ -244,6 +244,7 @@ class App:
             queues={q.name: q for q in queue_defs}, app=s.ari.app, moh_class=s.moh_class,
             callbacks=s.callbacks, http_policy=catalog.http, phones=s.phones,
             transfers=s.transfers,
+            listening=lambda: self.stream is not None and self.stream.connected,
         ))
         await self.router.start()
         self.control = CallControl(self.calls, self.redis, self.router.keys, self.node_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from acd.ari.client import AriClient
@@ -43,6 +44,9 @@ class CallDeps:
     http_policy: HttpPolicy = field(default_factory=HttpPolicy)  # where `http` nodes may go
     phones: PhoneSettings = field(default_factory=PhoneSettings)
     transfers: TransferSettings = field(default_factory=TransferSettings)
+    # Whether the app's events socket is open: a channel created into the app while it
+    # is not dies at once on a real Asterisk, unheard (tests/asterisk/test_stasis.py).
+    listening: Callable[[], bool] = lambda: True
 
     def call_settings(self) -> CallSettings:
         """The machine's view of the settings (fixed for each call at its start)."""

@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 _BACKEND_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, RedisError)
 
 
+# Commands that make a channel in acd's app (its StasisStart is how acd hears of it).
+_INTO_THE_APP = (c.CreateChannel, c.StartSnoop)
+
+
 def ari_fault(exc: AriError) -> e.Fault:
     if exc.gone:
         return "gone"
@@ -55,6 +59,11 @@ class Executor:
 
     async def run(self, call_id: str, cmd: c.Command, box: Mailbox) -> list[e.Event]:
         """Carry `cmd` out for call `call_id`; the events it gives the machine."""
+        if isinstance(cmd, _INTO_THE_APP) and not self.d.listening():
+            # Asterisk would drop the channel unheard (no events socket): acd's own
+            # trouble, not the agent's; the events socket logs its outage once.
+            self.failures += 1
+            return [e.Failed(cmd, "error")]
         try:
             events = await self._run(call_id, cmd, box)
         except AriError as exc:

@@ -248,6 +248,12 @@ class World:
     def _created(self, ch: Channel, app: str, app_args: str, originator: str | None) -> None:
         if not ch.alive:
             return
+        if not self.hub.connected(app):
+            # Nobody listens to the app: the create was answered 200, then the channel
+            # is dropped at once, without a word; its phone never rings (real tier:
+            # test_a_leg_created_while_no_client_listens_never_reaches_the_app).
+            self.destroy_silently(ch)
+            return
         data = f"{app},{app_args}" if app_args else app
         ch.app_name, ch.app_data, ch.app = "Stasis", data, app
         ch.changed()

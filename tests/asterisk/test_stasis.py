@@ -110,3 +110,26 @@ async def test_bench_trunk_goes_straight_to_app_queue(
     assert [e for e in ari_probe.events if e["type"] == "StasisStart"] == []
     assert asterisk.taskprocessor_warnings(asterisk.log_since_mark()) == []
 
+
+async def test_a_leg_created_while_no_client_listens_never_reaches_the_app(
+    asterisk: AsteriskInstance, ari_probe: AriProbe, sipp_agents: AgentsFactory,
+) -> None:
+    """An agent leg created into the app while no events socket is open (acd's HTTP
+    came back before its WebSocket did): Asterisk answers the create with 200, then
+    drops the channel at once, silently (nobody listens), and the phone never rings.
+    acd therefore creates no channel into an app it is not listening to
+    (`CallDeps.listening`); the simulator does the same (acd/sim)."""
+    phones = sipp_agents(ring=0.2, behaviours=("answer",))
+    apps = await ari_probe.get("/applications")
+    assert "acd" not in [a["name"] for a in apps]
+    leg = "acd-probe-unheard"
+    status, body = await ari_probe.request(
+        "POST", "/channels/create", endpoint="PJSIP/agent100", app="acd", channelId=leg)
+    assert status == 200 and body["id"] == leg, (status, body)
+    status, body = await ari_probe.request("POST", f"/channels/{leg}/dial", timeout="10")
+    assert status == 404, (status, body)
+    await asyncio.sleep(1.0)
+    status, _ = await ari_probe.request("GET", f"/channels/{leg}")
+    assert status == 404
+    assert "acd:agent-answered" not in phones["answer"].markers()
+    assert asterisk.channels_concise() == []

@@ -11,7 +11,7 @@ from acd.calls import commands as c
 from acd.calls import events as e
 from acd.routing.model import QueueRequest
 from tests.calls.driver import CALL_ID, CALLER, offer
-from tests.calls.ports import Bug, PortWorld
+from tests.calls.ports import Bug, PortWorld, run_now
 from tests.calls.test_machine_property import FLOWS
 from tests.calls.world import Chan
 
@@ -103,3 +103,24 @@ def test_an_exception_no_port_should_raise_is_not_hidden() -> None:
     with pytest.raises(Bug):
         world("bug").execute(c.Answer(CALLER))
 
+
+SNOOP = c.StartSnoop("acd-snoop-1", CALLER, "both", "none", "supervisor,x")
+
+
+@pytest.mark.parametrize(("cmd", "events", "sent"), [
+    (CREATE, [e.Failed(CREATE, "error")], False),  # Asterisk would drop it unheard
+    (SNOOP, [e.Failed(SNOOP, "error")], False),
+    (c.Answer(CALLER), [], True),  # what does not make a channel in the app goes out
+    (DIAL, [], True),
+])
+def test_no_channel_is_made_in_the_app_while_its_events_socket_is_down(
+        cmd: c.Command, events: list[e.Event], sent: bool) -> None:
+    w = PortWorld(FLOWS["plain"], lambda cmd, family: None)
+    w.chans[LEG] = Chan("leg", stasis=True, agent="a100")
+    if cmd == CREATE:
+        del w.chans[LEG]
+    w.deps.listening = lambda: False
+    assert run_now(w.executor.run(CALL_ID, cmd, w.box)) == events
+    assert w.executor.failures == (not sent)
+    if cmd == CREATE:
+        assert LEG not in w.chans

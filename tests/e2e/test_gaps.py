@@ -176,6 +176,52 @@ async def test_acd_failing_to_reach_asterisk_is_not_charged_to_agents(gap: Harne
     await h.assert_clean()
 
 
+async def test_no_agent_leg_is_made_while_only_the_events_socket_is_down(
+        gap: Harness) -> None:
+    """ARI's HTTP answers but acd's events socket is not back yet (CI saw it on the
+    real Asterisk: HTTP back 0.5 s before the socket). A channel created into the app
+    then dies unheard (tests/asterisk/test_stasis.py), so acd makes no agent leg
+    until it listens again: the agent is not charged and the caller is connected
+    once the socket is back, with no leg "lost"."""
+    h = gap
+    stream = h.app.stream
+    assert h.app.agents is not None and stream is not None
+    await h.app.agents.set_break("a2", "meeting")
+    await h.app.agents.set_break("a1", "meeting")
+    ch = h.sim.place_call("+15557007", "100", dtmf=PRESS_SALES)
+    router = h.app.router
+    assert router is not None
+
+    async def waiting() -> bool:
+        return await router.waiting("sales") == 1
+    await h.wait_for(waiting, "the caller to wait in sales")
+    held = asyncio.Event()
+    connect = stream._connect
+
+    async def held_back(quiet: bool = False) -> Any:
+        await held.wait()
+        return await connect(quiet)
+    stream._connect = held_back  # type: ignore[method-assign]
+    assert await h.sim.drop_websockets(stream.config.app) == 1
+    await h.wait_for(lambda: not stream.connected, "the events socket down")
+    await h.app.agents.available("a1")
+    await h.clock.sleep(10.0)  # offers come and fail on acd's side meanwhile
+    assert h.sim.state()["channels"] and all(
+        c["id"] == ch for c in h.sim.state()["channels"]), "an agent leg was made"
+    held.set()
+    await h.wait_agent("a1", "on_call", timeout=10)
+    h.sim.remote_hangup(ch)
+    row = await one_row(h, ch)
+    assert (row["outcome"], row["agent_id"]) == ("answered", "a1")
+    legs = await h.legs(row["call_id"])
+    outcomes = [x["outcome"] for x in legs if x["kind"] == "agent"]
+    assert outcomes[-1] == "answered" and set(outcomes) <= {"error", "answered"}, outcomes
+    view = await h.app.agents.get("a1")
+    assert view.missed_in_row == 0
+    await h.wait_agent("a1", "available")
+    await h.assert_clean()
+
+
 async def test_events_lost_without_a_drop_are_found_by_the_periodic_check(
         redis_prefix: str, redis_client: Any, pg_dsn: str, tmp_path: Path) -> None:
     """The socket stays up but events go missing (a slow consumer dropped, a bug):

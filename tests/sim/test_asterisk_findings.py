@@ -156,3 +156,20 @@ async def test_a_playlist_announces_each_item(ari: Ari, media: str,
     # The prompt held the channel's queue until its last item ended.
     assert (await ari.call("POST", f"/ari/channels/{cid}/answer"))[0] == 204
 
+
+# -- 4. A channel created into an app nobody listens to dies at once, unheard: the
+# create answers 200, the dial 404, the phone never rings. Real:
+# tests/asterisk/test_stasis.py::test_a_leg_created_while_no_client_listens_never_
+# reaches_the_app (CI saw acd's agent leg vanish so when its HTTP came back before its
+# events socket did).
+
+async def test_a_leg_created_while_no_client_listens_is_dropped(ari: Ari) -> None:
+    ari.sim.set_endpoint("PJSIP", "agent100", "answer", answer_after=0.1)
+    status, body = await _agent(ari)
+    assert status == 200, body
+    leg = str(body["id"])
+    status, body = await ari.call("POST", f"/ari/channels/{leg}/dial")
+    assert status == 404, body
+    status, _ = await ari.call("GET", f"/ari/channels/{leg}")
+    assert status == 404
+    assert ari.sim.channels == 0
