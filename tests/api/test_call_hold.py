@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from acd.app import App
 from acd.ari.errors import AriError
 from acd.reports import kpi
 from tests.api.conftest import Api, api_over
@@ -227,12 +226,10 @@ async def test_a_restarted_acd_takes_a_held_call_back_held(desk: Api) -> None:
     t0 = h.clock.ms()
     await move(api, HOLD, 200)
     t1 = h.clock.ms()
-    await h.app.stop()
-    assert held(api, caller, leg)  # nobody listens: the caller still hears music
-    app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
-    await app.start()
-    h.app = app
-    h.watch(app)
+
+    async def still_held() -> None:
+        assert held(api, caller, leg)  # nobody listens: the caller still hears music
+    app = await h.restart(still_held)
     await h.wait_for(lambda: h.call_on(caller) is not None, "the new acd to take the call")
     state = h.live(caller)
     assert (state.held_by, state.hold_music) == ("desktop", True)

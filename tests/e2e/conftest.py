@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +81,36 @@ class Harness(AcdChecks):
         def on_end(call: Any) -> None:
             self.ended[call.channel_id] = call.call_id
         app.calls.on_call_ended = on_end
+
+    async def restart(self, while_down: Callable[[], Awaitable[object]] | None = None) -> App:
+        """acd stops as if killed (no rows for its live calls: they are left for the
+        next acd), `while_down` runs, and a new acd starts on the same simulator,
+        Redis and PostgreSQL; it becomes `self.app` (stopped with the harness)."""
+        await self.app.stop()
+        if while_down is not None:
+            await while_down()
+        app = App(self.app.settings, clock=self.clock, simulator=self.sim, start_api=False)
+        self.app = app
+        await app.start()
+        self.watch(app)
+        return app
+
+    async def rows_written(self, call_ids: Iterable[str]) -> None:
+        """Wait until each of `call_ids` has its `calls` row (a restarted acd's
+        recovery writes them), flushing the writer meanwhile; then flush once more:
+        a flush begun before recovery queued its rows may return with `calls`
+        committed and the rest (legs, queue events) not yet."""
+        writer = self.app.writer
+        assert writer is not None
+        ids = list(call_ids)
+
+        async def written() -> bool:
+            await writer.flush()
+            n = await self.pg.fetchval("SELECT count(*) FROM calls WHERE call_id = ANY($1)",
+                                       ids)
+            return bool(n == len(ids))
+        await self.wait_for(written, f"rows for {len(ids)} calls")
+        await writer.flush()
 
     def call_on(self, channel_id: str) -> Call | None:
         """The live call acd holds for a channel, if any."""

@@ -12,7 +12,6 @@ import logging
 
 import pytest
 
-from acd.app import App
 from tests.e2e.conftest import Harness
 
 PRESS_SALES = [(1.0, "1")]
@@ -290,38 +289,30 @@ async def test_a_restarted_acd_keeps_a_connected_call_talking(harness: Harness) 
     h = harness
     ch = h.sim.place_call("+15551014", "100", dtmf=PRESS_SALES)
     await h.wait_agent("a1", "on_call")
-    await h.app.stop()
 
     def bridged() -> bool:
         return any(c["id"] == ch and c["bridge"] for c in h.sim.state()["channels"])
-    assert bridged() and h.sim.bridges == 1  # talking while no acd listens
 
-    app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
-    await app.start()
-    try:
-        h.app = app
-        assert app.calls is not None
-        h.watch(app)
-        await h.wait_for(lambda: h.call_on(ch) is not None,
-                         "the new acd to take the call back")
-        call = h.live(ch)
-        assert call.connected_leg is not None and call.connected_leg.agent_id == "a1"
-        # Its agent stays on call past the on-call deadline: the new node renews it.
-        await h.clock.sleep(app.settings.routing.on_call_ttl + 5.0)
-        assert await h.agent_state("a1") == "on_call" and bridged()
-        assert not [c for c in h.sim.state()["channels"] if c["id"] == ch and c["moh"]]
+    async def talking_unheard() -> None:
+        assert bridged() and h.sim.bridges == 1  # talking while no acd listens
+    app = await h.restart(talking_unheard)
+    await h.wait_for(lambda: h.call_on(ch) is not None, "the new acd to take the call back")
+    call = h.live(ch)
+    assert call.connected_leg is not None and call.connected_leg.agent_id == "a1"
+    # Its agent stays on call past the on-call deadline: the new node renews it.
+    await h.clock.sleep(app.settings.routing.on_call_ttl + 5.0)
+    assert await h.agent_state("a1") == "on_call" and bridged()
+    assert not [c for c in h.sim.state()["channels"] if c["id"] == ch and c["moh"]]
 
-        h.sim.remote_hangup(ch)
-        call_id = await h.finished(ch)
-        row = await h.call(call_id)
-        assert (row["outcome"], row["agent_id"]) == ("answered", "a1")
-        assert row["talk_ms"] >= app.settings.routing.on_call_ttl * 1000
-        assert await h.queue_events(call_id) == [
-            ("enter", None), ("offer", "a1"), ("connect", "a1"), ("complete", "a1")]
-        legs = await h.legs(call_id)
-        assert [(x["kind"], x["outcome"]) for x in legs] == [
-            ("caller", "answered"), ("agent", "answered")]
-        await h.wait_agent("a1", "available")
-        await h.assert_clean()
-    finally:
-        await app.stop()
+    h.sim.remote_hangup(ch)
+    call_id = await h.finished(ch)
+    row = await h.call(call_id)
+    assert (row["outcome"], row["agent_id"]) == ("answered", "a1")
+    assert row["talk_ms"] >= app.settings.routing.on_call_ttl * 1000
+    assert await h.queue_events(call_id) == [
+        ("enter", None), ("offer", "a1"), ("connect", "a1"), ("complete", "a1")]
+    legs = await h.legs(call_id)
+    assert [(x["kind"], x["outcome"]) for x in legs] == [
+        ("caller", "answered"), ("agent", "answered")]
+    await h.wait_agent("a1", "available")
+    await h.assert_clean()

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 
 import pytest
 
-from acd.app import App
 from tests.e2e.conftest import Harness
 
 PRESS_SALES = [(1.0, "1")]
@@ -44,31 +43,16 @@ async def test_a_call_ending_when_acd_dies_is_written_once(
 
     h.sim.remote_hangup(leg.channel_id if who == "agent" else talking)
     await h.wait_for(ending.is_set, "the record says 'ending'")
-    await h.app.stop()
-
-    app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
-    h.app = app
-    await app.start()
-    h.watch(app)
-    try:
-        assert app.writer is not None
-
-        async def written() -> bool:
-            await app.writer.flush()  # type: ignore[union-attr]
-            n = await h.pg.fetchval("SELECT count(*) FROM calls WHERE call_id = $1",
-                                    call.call_id)
-            return bool(n == 1)
-        await h.wait_for(written, "the call's row")
-        row = await h.call(call.call_id)
-        assert (row["outcome"], row["ended_by"], row["end_detail"], row["agent_id"]) == (
-            "answered", who, "acd_down", "a1")
-        assert row["talk_ms"] is not None and row["talk_ms"] >= 0
-        legs = await h.legs(call.call_id)
-        assert [(x["kind"], x["outcome"]) for x in legs] == [
-            ("caller", "answered"), ("agent", "answered")]
-        events = [e for e, _ in await h.queue_events(call.call_id)]
-        assert events.count("complete") == 1 and events[-1] == "complete", events
-        await h.wait_agent("a1", "available")
-        await h.assert_clean()
-    finally:
-        await app.stop()
+    await h.restart()
+    await h.rows_written([call.call_id])
+    row = await h.call(call.call_id)
+    assert (row["outcome"], row["ended_by"], row["end_detail"], row["agent_id"]) == (
+        "answered", who, "acd_down", "a1")
+    assert row["talk_ms"] is not None and row["talk_ms"] >= 0
+    legs = await h.legs(call.call_id)
+    assert [(x["kind"], x["outcome"]) for x in legs] == [
+        ("caller", "answered"), ("agent", "answered")]
+    events = [e for e, _ in await h.queue_events(call.call_id)]
+    assert events.count("complete") == 1 and events[-1] == "complete", events
+    await h.wait_agent("a1", "available")
+    await h.assert_clean()

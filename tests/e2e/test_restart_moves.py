@@ -6,13 +6,12 @@ snoops), every leg and the recording get their rows and the call exactly one."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from acd.app import App
 from tests.api.conftest import Api, api_over
 from tests.e2e.conftest import Harness, e2e_settings, running_harness
 from tests.e2e.test_consult import AGENTS, consulting
@@ -38,16 +37,6 @@ async def api(redis_prefix: str, redis_client: Any, pg_dsn: str,
             yield a
 
 
-async def restart(h: Harness) -> App:
-    """acd stops as if killed (no rows for live calls); a new one starts."""
-    await h.app.stop()
-    app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
-    h.app = app
-    await app.start()
-    h.watch(app)
-    return app
-
-
 def bridges(h: Harness) -> int:
     return len(h.sim.state()["bridges"])
 
@@ -63,123 +52,95 @@ async def test_a_consult_under_way_is_ended_by_the_new_acd(api: Api) -> None:
     ch = await consulting(api, "+15551201")
     call_id = h.live(ch).call_id
     await h.wait_for(lambda: bool(h.sim.state()["recordings"]["live"]), "the recording")
-    app = await restart(h)
-    try:
-        # The caller back with a1, their music off; a2 let go; one bridge left.
-        await h.wait_for(lambda: bridged_with(api, ch) == {"PJSIP/agent100"}
-                         and not channel(api, ch)["moh"], "caller back with a1")
-        await h.wait_agent("a2", "wrap_up")
-        await h.wait_for(lambda: bridges(h) == 1, "the consult bridge destroyed")
-        assert not h.sim.state()["recordings"]["live"]
-        assert await h.agent_state("a1") == "on_call"
-        h.sim.remote_hangup(ch)
-        assert await h.finished(ch) == call_id
-        row = await h.call(call_id)
-        assert (row["outcome"], row["agent_id"]) == ("answered", "a1")
-        legs = await h.legs(call_id)
-        assert sorted((x["kind"], x["agent_id"], x["outcome"]) for x in legs) == [
-            ("agent", "a1", "answered"), ("caller", "a1", "answered"),
-            ("transfer", "a2", "answered")]
-        events = [e for e, _ in await h.queue_events(call_id)]
-        assert events.count("consult_end") == 1 and events.count("connect") == 1, events
-        assert await recorded(h, call_id) == [(f"acd-rec-{call_id}", "done")]
-        await h.wait_agent("a2", "available")
-        await h.wait_agent("a1", "available")
-        assert await h.pg.fetchval("SELECT count(*) FROM calls WHERE call_id=$1",
-                                   call_id) == 1
-        await h.assert_clean()
-    finally:
-        await app.stop()
+    await h.restart()
+    # The caller back with a1, their music off; a2 let go; one bridge left.
+    await h.wait_for(lambda: bridged_with(api, ch) == {"PJSIP/agent100"}
+                     and not channel(api, ch)["moh"], "caller back with a1")
+    await h.wait_agent("a2", "wrap_up")
+    await h.wait_for(lambda: bridges(h) == 1, "the consult bridge destroyed")
+    assert not h.sim.state()["recordings"]["live"]
+    assert await h.agent_state("a1") == "on_call"
+    h.sim.remote_hangup(ch)
+    assert await h.finished(ch) == call_id
+    row = await h.call(call_id)
+    assert (row["outcome"], row["agent_id"]) == ("answered", "a1")
+    legs = await h.legs(call_id)
+    assert sorted((x["kind"], x["agent_id"], x["outcome"]) for x in legs) == [
+        ("agent", "a1", "answered"), ("caller", "a1", "answered"),
+        ("transfer", "a2", "answered")]
+    events = [e for e, _ in await h.queue_events(call_id)]
+    assert events.count("consult_end") == 1 and events.count("connect") == 1, events
+    assert await recorded(h, call_id) == [(f"acd-rec-{call_id}", "done")]
+    await h.wait_agent("a2", "available")
+    await h.wait_agent("a1", "available")
+    assert await h.pg.fetchval("SELECT count(*) FROM calls WHERE call_id=$1", call_id) == 1
+    await h.assert_clean()
 
 
-async def test_a_supervisor_listening_is_let_go_by_the_new_acd(api: Api) -> None:
+async def listening(api: Api, phone: str) -> tuple[str, str]:
+    """A call connected to a1 that a supervisor listens to: (caller channel, call id)."""
     h = api.h
-    ch = await connected_to_a1(api, "+15551202")
+    ch = await connected_to_a1(api, phone)
     call_id = h.live(ch).call_id
     resp = await api.call("POST", f"/api/calls/{call_id}/moves/listen", user="super",
                           body={"endpoint": SUPER_PHONE})
     assert resp.status == 200, await resp.json()
     await h.wait_for(lambda: bridges(h) == 2, "the monitor bridge")
-    app = await restart(h)
-    try:
-        def left() -> set[str]:
-            return {x["endpoint"] for x in h.sim.state()["channels"]
-                    if x["phase"] != "gone"}
-        await h.wait_for(lambda: left() == {"PJSIP/agent100", channel(api, ch)["endpoint"]}
-                         and bridges(h) == 1, "the supervisor and the snoop gone")
-        assert bridged_with(api, ch) == {"PJSIP/agent100"}
+    return ch, call_id
+
+
+async def test_a_supervisor_listening_is_let_go_by_the_new_acd(api: Api) -> None:
+    h = api.h
+    ch, call_id = await listening(api, "+15551202")
+    await h.restart()
+
+    def left() -> set[str]:
+        return {x["endpoint"] for x in h.sim.state()["channels"] if x["phase"] != "gone"}
+    await h.wait_for(lambda: left() == {"PJSIP/agent100", channel(api, ch)["endpoint"]}
+                     and bridges(h) == 1, "the supervisor and the snoop gone")
+    assert bridged_with(api, ch) == {"PJSIP/agent100"}
+    h.sim.remote_hangup(ch)
+    assert await h.finished(ch) == call_id
+    legs = await h.legs(call_id)
+    assert sorted(x["kind"] for x in legs) == ["agent", "caller", "snoop", "supervisor"]
+    events = await h.queue_events(call_id)
+    assert [e for e, _ in events].count("monitor_end") == 1, events
+    await h.wait_agent("a1", "available")
+    await h.assert_clean()
+
+
+def caller_leaves(h: Harness, ch: str) -> Callable[[], Awaitable[None]]:
+    """While no acd runs: the caller hangs up, 2 s pass."""
+    async def meanwhile() -> None:
         h.sim.remote_hangup(ch)
-        assert await h.finished(ch) == call_id
-        legs = await h.legs(call_id)
-        assert sorted(x["kind"] for x in legs) == ["agent", "caller", "snoop", "supervisor"]
-        events = await h.queue_events(call_id)
-        assert [e for e, _ in events].count("monitor_end") == 1, events
-        await h.wait_agent("a1", "available")
-        await h.assert_clean()
-    finally:
-        await app.stop()
+        await h.clock.sleep(2.0)
+    return meanwhile
 
 
 async def test_a_consult_whose_caller_left_while_acd_was_down_is_written(api: Api) -> None:
     h = api.h
     ch = await consulting(api, "+15551203")
     call_id = h.live(ch).call_id
-    await h.app.stop()
-    h.sim.remote_hangup(ch)
-    await h.clock.sleep(2.0)
-    app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
-    h.app = app
-    await app.start()
-    h.watch(app)
-    try:
-        assert app.writer is not None
-
-        async def written() -> bool:
-            await app.writer.flush()  # type: ignore[union-attr]
-            return bool(await h.pg.fetchval("SELECT count(*) FROM calls WHERE call_id=$1",
-                                            call_id) == 1)
-        await h.wait_for(written, "the call's row")
-        await app.writer.flush()
-        row = await h.call(call_id)
-        assert (row["outcome"], row["end_detail"]) == ("answered", "acd_down")
-        legs = await h.legs(call_id)
-        assert sorted((x["kind"], x["agent_id"]) for x in legs) == [
-            ("agent", "a1"), ("caller", "a1"), ("transfer", "a2")]
-        assert await recorded(h, call_id) == [(f"acd-rec-{call_id}", "done")]
-        await h.wait_agent("a2", "available")
-        await h.wait_agent("a1", "available")
-        await h.assert_clean()
-    finally:
-        await app.stop()
+    await h.restart(caller_leaves(h, ch))
+    await h.rows_written([call_id])
+    row = await h.call(call_id)
+    assert (row["outcome"], row["end_detail"]) == ("answered", "acd_down")
+    legs = await h.legs(call_id)
+    assert sorted((x["kind"], x["agent_id"]) for x in legs) == [
+        ("agent", "a1"), ("caller", "a1"), ("transfer", "a2")]
+    assert await recorded(h, call_id) == [(f"acd-rec-{call_id}", "done")]
+    await h.wait_agent("a2", "available")
+    await h.wait_agent("a1", "available")
+    await h.assert_clean()
 
 
 async def test_a_monitored_call_whose_caller_left_while_acd_was_down_is_written(
         api: Api) -> None:
     h = api.h
-    ch = await connected_to_a1(api, "+15551204")
-    call_id = h.live(ch).call_id
-    resp = await api.call("POST", f"/api/calls/{call_id}/moves/listen", user="super",
-                          body={"endpoint": SUPER_PHONE})
-    assert resp.status == 200, await resp.json()
-    await h.app.stop()
-    h.sim.remote_hangup(ch)
-    await h.clock.sleep(2.0)
-    app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
-    h.app = app
-    await app.start()
-    h.watch(app)
-    try:
-        assert app.writer is not None
-
-        async def written() -> bool:
-            await app.writer.flush()  # type: ignore[union-attr]
-            return bool(await h.pg.fetchval("SELECT count(*) FROM calls WHERE call_id=$1",
-                                            call_id) == 1)
-        await h.wait_for(written, "the call's row")
-        await app.writer.flush()
-        legs = await h.legs(call_id)
-        assert sorted(x["kind"] for x in legs) == ["agent", "caller", "snoop", "supervisor"]
-        await h.wait_agent("a1", "available")
-        await h.assert_clean()
-    finally:
-        await app.stop()
+    ch, call_id = await listening(api, "+15551204")
+    await h.restart(caller_leaves(h, ch))
+    await h.rows_written([call_id])
+    legs = await h.legs(call_id)
+    assert sorted(x["kind"] for x in legs) == ["agent", "caller", "snoop", "supervisor"]
+    await h.wait_agent("a1", "available")
+    await h.assert_clean()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-from acd.app import App
 from tests.api.conftest import Api
 from tests.conftest import REDIS_URL
 from tests.e2e.leaks import find_secret, pg_texts, redis_texts
@@ -39,29 +38,22 @@ async def test_a_payment_under_way_is_interrupted_by_the_new_acd(desk: Api) -> N
     h.sim.press(ch, PARTIAL)
     await h.clock.sleep(1)
 
-    await h.app.stop()
-    app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
-    h.app = app
-    await app.start()
-    h.watch(app)
-    try:
-        await h.wait_for(lambda: channel(api, ch)["bridge"] == f"acd-{call_id}",
-                         "the caller back in the bridge")
-        assert not bridge_music(api, call_id)
-        h.sim.press(ch, "4")  # keys after the restart go nowhere either
-        await h.clock.sleep(1)
-        h.sim.remote_hangup(ch)
-        assert await h.finished(ch) == call_id
-        detail = await h.pg.fetchval("SELECT detail FROM queue_events WHERE call_id=$1 AND "
-                                     "event='payment'", call_id)
-        assert json.loads(detail) == {"result": "interrupted", "reference": None}
-        row = await recording_row(api, call_id)
-        assert row["outcome"] == "done"
-        assert [p["reason"] for p in json.loads(row["paused"])] == ["payment"]
-        keys, _ = await redis_texts(REDIS_URL, match=f"*{h.prefix}*")
-        rows, _ = await pg_texts(h.pg)
-        assert find_secret(PARTIAL, keys + rows) == []
-        await h.wait_agent("a1", "wrap_up")
-        await h.assert_clean()
-    finally:
-        await app.stop()
+    await h.restart()
+    await h.wait_for(lambda: channel(api, ch)["bridge"] == f"acd-{call_id}",
+                     "the caller back in the bridge")
+    assert not bridge_music(api, call_id)
+    h.sim.press(ch, "4")  # keys after the restart go nowhere either
+    await h.clock.sleep(1)
+    h.sim.remote_hangup(ch)
+    assert await h.finished(ch) == call_id
+    detail = await h.pg.fetchval("SELECT detail FROM queue_events WHERE call_id=$1 AND "
+                                 "event='payment'", call_id)
+    assert json.loads(detail) == {"result": "interrupted", "reference": None}
+    row = await recording_row(api, call_id)
+    assert row["outcome"] == "done"
+    assert [p["reason"] for p in json.loads(row["paused"])] == ["payment"]
+    keys, _ = await redis_texts(REDIS_URL, match=f"*{h.prefix}*")
+    rows, _ = await pg_texts(h.pg)
+    assert find_secret(PARTIAL, keys + rows) == []
+    await h.wait_agent("a1", "wrap_up")
+    await h.assert_clean()

@@ -4,7 +4,6 @@ acd has exactly one `calls` row, nobody is stranded, nothing is left behind."""
 
 from __future__ import annotations
 
-from acd.app import App
 from tests.e2e.conftest import Harness
 
 PRESS_SALES = [(1.0, "1")]
@@ -33,62 +32,49 @@ async def test_calls_that_end_while_acd_is_down_get_their_rows(harness: Harness)
     enqueued = h.live(waiting).enqueued_ms
     assert enqueued is not None
 
-    await h.app.stop()  # no rows written for live calls: they are left for a new acd
-    stopped_ms = h.clock.ms()
-    for ch in (talking, leg.channel_id, waiting, in_ivr):
-        h.sim.remote_hangup(ch)
-    await h.clock.sleep(5.0)
+    stopped_ms = 0
 
-    app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
-    h.app = app
-    await app.start()
-    h.watch(app)
-    try:
-        assert app.writer is not None and app.agents is not None and app.router is not None
+    async def they_hang_up() -> None:
+        nonlocal stopped_ms
+        stopped_ms = h.clock.ms()
+        for ch in (talking, leg.channel_id, waiting, in_ivr):
+            h.sim.remote_hangup(ch)
+        await h.clock.sleep(5.0)
+    app = await h.restart(they_hang_up)
+    assert app.agents is not None and app.router is not None
+    await h.rows_written(ids[c] for c in (talking, waiting, in_ivr))
+    rows = {ch: await h.call(ids[ch]) for ch in (talking, waiting, in_ivr)}
+    assert {ch: (r["outcome"], r["ended_by"], r["end_detail"]) for ch, r in rows.items()} == {
+        talking: ("answered", "unknown", "acd_down"),
+        waiting: ("abandoned", "caller", "acd_down"),
+        in_ivr: ("ivr_hangup", "caller", "acd_down")}
+    assert rows[talking]["agent_id"] == "a1" and rows[talking]["talk_ms"] > 0
+    # The wait runs up to the last time acd saw the caller: its node's last tick
+    # before the stop (under load that tick may lag the stop by more than one).
+    wait = rows[waiting]["wait_ms"]
+    last_tick = app.router.resumed_from_ms
+    assert last_tick is not None and last_tick <= stopped_ms
+    assert last_tick - enqueued <= wait <= stopped_ms - enqueued + 100, (wait, last_tick)
+    legs = await h.legs(ids[talking])
+    assert [(x["kind"], x["outcome"], x["hangup_cause"]) for x in legs] == [
+        ("caller", "answered", 16), ("agent", "answered", 16)]
+    assert [e for e, _ in await h.queue_events(ids[waiting])] == ["enter", "abandon"]
+    assert await app.router.waiting("sales") == 0
+    await h.wait_agent("a1", "available")
 
-        async def written() -> bool:
-            await app.writer.flush()  # type: ignore[union-attr]
-            n = await h.pg.fetchval("SELECT count(*) FROM calls WHERE call_id = ANY($1)",
-                                    [ids[c] for c in (talking, waiting, in_ivr)])
-            return bool(n == 3)
-        await h.wait_for(written, "rows for the calls that ended while acd was down")
-        # A flush started before recovery wrote its rows may return with the calls
-        # table committed and queue_events not yet: one more, after them.
-        await app.writer.flush()
-        rows = {ch: await h.call(ids[ch]) for ch in (talking, waiting, in_ivr)}
-        assert {ch: (r["outcome"], r["ended_by"], r["end_detail"]) for ch, r in rows.items()} == {
-            talking: ("answered", "unknown", "acd_down"),
-            waiting: ("abandoned", "caller", "acd_down"),
-            in_ivr: ("ivr_hangup", "caller", "acd_down")}
-        assert rows[talking]["agent_id"] == "a1" and rows[talking]["talk_ms"] > 0
-        # The wait runs up to the last time acd saw the caller: its node's last tick
-        # before the stop (under load that tick may lag the stop by more than one).
-        wait = rows[waiting]["wait_ms"]
-        last_tick = app.router.resumed_from_ms
-        assert last_tick is not None and last_tick <= stopped_ms
-        assert last_tick - enqueued <= wait <= stopped_ms - enqueued + 100, (wait, last_tick)
-        legs = await h.legs(ids[talking])
-        assert [(x["kind"], x["outcome"], x["hangup_cause"]) for x in legs] == [
-            ("caller", "answered", 16), ("agent", "answered", 16)]
-        assert [e for e, _ in await h.queue_events(ids[waiting])] == ["enter", "abandon"]
-        assert await app.router.waiting("sales") == 0
-        await h.wait_agent("a1", "available")
-
-        # The caller who stayed is still served, by the new acd.
-        await h.wait_for(lambda: h.call_on(staying) is not None, "the waiting caller adopted")
-        await app.agents.available("a3")
-        await h.wait_agent("a3", "on_call")
-        h.sim.remote_hangup(staying)
-        row = await h.call(await h.finished(staying))
-        assert (row["call_id"], row["outcome"], row["agent_id"]) == (
-            ids[staying], "answered", "a3")
-        for ch in (talking, waiting, staying, in_ivr):
-            n = await h.pg.fetchval("SELECT count(*) FROM calls WHERE call_id=$1", ids[ch])
-            assert n == 1, ch
-        await h.wait_agent("a3", "available")
-        await h.assert_clean()
-    finally:
-        await app.stop()
+    # The caller who stayed is still served, by the new acd.
+    await h.wait_for(lambda: h.call_on(staying) is not None, "the waiting caller adopted")
+    await app.agents.available("a3")
+    await h.wait_agent("a3", "on_call")
+    h.sim.remote_hangup(staying)
+    row = await h.call(await h.finished(staying))
+    assert (row["call_id"], row["outcome"], row["agent_id"]) == (
+        ids[staying], "answered", "a3")
+    for ch in (talking, waiting, staying, in_ivr):
+        n = await h.pg.fetchval("SELECT count(*) FROM calls WHERE call_id=$1", ids[ch])
+        assert n == 1, ch
+    await h.wait_agent("a3", "available")
+    await h.assert_clean()
 
 
 async def test_a_waiting_caller_is_found_by_its_channel_when_redis_lost_everything(
@@ -108,28 +94,22 @@ async def test_a_waiting_caller_is_found_by_its_channel_when_redis_lost_everythi
     await h.wait_for(waiting, "the caller waiting")
     call_id, enqueued = h.live(ch).call_id, h.live(ch).enqueued_ms
 
-    await h.app.stop()
-    keys = [k async for k in h.app.redis.scan_iter(match=f"*{h.prefix}*")]
-    assert keys
-    await h.app.redis.delete(*keys)  # Redis restarted empty while acd was down
+    redis = h.app.redis
 
-    app = App(h.app.settings, clock=h.clock, simulator=h.sim, start_api=False)
-    h.app = app
-    await app.start()
-    h.watch(app)
-    try:
-        assert app.agents is not None and app.router is not None
-        await h.wait_for(lambda: h.call_on(ch) is not None, "the call re-adopted")
-        call = h.live(ch)
-        assert (call.call_id, call.queue, call.enqueued_ms) == (call_id, "sales", enqueued)
-        # The agents are back as the configuration and PostgreSQL say: one of them
-        # takes the caller, who kept their place (the original enqueue time).
-        await h.wait_for(lambda: h.live(ch).answer_recorded, "the caller served")
-        h.sim.remote_hangup(ch)
-        assert await h.finished(ch) == call_id
-        row = await h.call(call_id)
-        assert row["outcome"] == "answered" and row["agent_id"] in ("a1", "a2", "a3")
-        assert row["enqueued_at"].timestamp() * 1000 == enqueued
-        await h.assert_clean()
-    finally:
-        await app.stop()
+    async def redis_restarted_empty() -> None:
+        keys = [k async for k in redis.scan_iter(match=f"*{h.prefix}*")]
+        assert keys
+        await redis.delete(*keys)
+    await h.restart(redis_restarted_empty)
+    await h.wait_for(lambda: h.call_on(ch) is not None, "the call re-adopted")
+    call = h.live(ch)
+    assert (call.call_id, call.queue, call.enqueued_ms) == (call_id, "sales", enqueued)
+    # The agents are back as the configuration and PostgreSQL say: one of them
+    # takes the caller, who kept their place (the original enqueue time).
+    await h.wait_for(lambda: h.live(ch).answer_recorded, "the caller served")
+    h.sim.remote_hangup(ch)
+    assert await h.finished(ch) == call_id
+    row = await h.call(call_id)
+    assert row["outcome"] == "answered" and row["agent_id"] in ("a1", "a2", "a3")
+    assert row["enqueued_at"].timestamp() * 1000 == enqueued
+    await h.assert_clean()
