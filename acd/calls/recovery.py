@@ -158,7 +158,8 @@ async def _connected(deps: CallDeps, st: CallState, record: dict[str, str], *,
                     "deadline frees them", st.call_id, offer.agent_id, exc)
     deps.writer.write(rows.agent_leg_row(st, leg))
     deps.writer.write(rows.queue_event_row(st, "complete", offer.agent_id, ended,
-                                           {"ended_by": "unknown", "detail": ACD_DOWN}))
+                                           {"ended_by": "unknown", "detail": ACD_DOWN},
+                                           rows.complete_key(leg)))
     await _moves(deps, st, moves, ended)
     return st
 

@@ -41,15 +41,23 @@ def _wait_ms(st: CallState, until: int | None) -> int | None:
 
 
 def queue_event_row(st: CallState, event: str, agent_id: str | None, at_ms: int,
-                    detail: dict[str, object]) -> QueueEventRow:
+                    detail: dict[str, object], once_key: str | None = None) -> QueueEventRow:
     """`st.seq` makes the id unique within the call; ids sort in the order events
-    happened (`ORDER BY at, event_id`)."""
+    happened (`ORDER BY at, event_id`). `once_key` names an event that two writers may
+    write (`complete_key`): the database keeps the first."""
     event_id = f"{at_ms:013x}{st.seq % 16**8:08x}{st.call_id[:11]}"
     return QueueEventRow(
         event_id=event_id,
         call_id=st.call_id, queue=st.queue or "", event=event, agent_id=agent_id,
-        at=ts(at_ms), wait_ms=_wait_ms(st, at_ms), detail=detail or None,
+        at=ts(at_ms), wait_ms=_wait_ms(st, at_ms), detail=detail or None, once_key=once_key,
     )
+
+
+def complete_key(leg: Leg) -> str:
+    """The `complete` of the segment an agent leg carried: the call machine writes it
+    when the call ends, a restarted acd's recovery when the first died before its
+    re-adoption record said so; the same key makes it one row (migration 0008)."""
+    return f"complete:{leg.leg_id}"
 
 
 def agent_leg_row(st: CallState, leg: Leg) -> LegRow:

@@ -130,6 +130,8 @@ class QueueEventRow(Row):
     at: datetime | None
     wait_ms: int | None
     detail: Mapping[str, object] | None
+    # Names an event that must be written once whoever writes it (migration 0008).
+    once_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

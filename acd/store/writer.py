@@ -2,7 +2,7 @@
 
 `write(row)` only appends to an in-memory queue per table. One background task takes
 batches off the front of each queue, COPYs them into a temporary staging table and
-moves them with `INSERT ... SELECT ... ON CONFLICT (pk) DO NOTHING`, all in one
+moves them with `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, all in one
 transaction. A batch is taken off its queue only once that transaction committed, so a
 failed batch is simply tried again; and because the insert skips rows whose key is
 already there, a batch whose COMMIT was sent but never acknowledged is harmless to retry.
@@ -51,7 +51,7 @@ class _Table:
         self.stage = f"acd_stage_{cls.TABLE}"
         cols = ", ".join(cls.COLUMNS)
         self.insert_sql = (f"INSERT INTO {cls.TABLE} ({cols}) SELECT {cols} FROM {self.stage} "
-                           f"ON CONFLICT ({cls.PRIMARY_KEY}) DO NOTHING")
+                           "ON CONFLICT DO NOTHING")  # its key, or a once_key (0008)
 
 
 def _is_row_error(exc: BaseException) -> bool:

@@ -41,7 +41,8 @@ def make_row(kind: str, i: int, tag: str = "") -> Row:
                       None if i % 2 else {"mode": "listen", "i": i})
     if kind == "queue_events":
         return QueueEventRow(key, f"call-{i}", "sales", ("enter", "offer", "connect")[i % 3],
-                             None if i % 2 else f"agent{i % 7}", at, i % 300, {"n": i})
+                             None if i % 2 else f"agent{i % 7}", at, i % 300, {"n": i},
+                             None if i % 4 else f"complete:{key}")
     if kind == "recordings":
         paused = [] if i % 2 else [{"from": at.isoformat(), "to": at.isoformat(),
                                     "reason": "collect"}]

@@ -47,6 +47,27 @@ async def test_writes_every_row_of_each_type_with_its_values(store_dsn: str,
     assert spool_files(tmp_path) == []
 
 
+@pytest.mark.parametrize("same_batch", [True, False])
+async def test_an_event_written_twice_under_one_once_key_is_kept_once(
+        store_dsn: str, tmp_path: Path, same_batch: bool) -> None:
+    """A segment's `complete` written by the call machine and again by a restarted
+    acd's recovery (other event ids, other times): the database keeps the first."""
+    first, second = (replace(make_row("queue_events", i), once_key="complete:leg-1")
+                     for i in (0, 4))
+    other = make_row("queue_events", 8)
+    w = fast_writer(store_dsn, tmp_path)
+    await w.start()
+    w.write(first)
+    if not same_batch:
+        await w.flush(timeout=30)
+    w.write(second)
+    w.write(other)
+    await w.flush(timeout=30)
+    assert set((await db_rows(store_dsn))["queue_events"]) == {first.key, other.key}
+    assert w.rows_rejected == 0 and spool_files(tmp_path) == []
+    await w.stop()
+
+
 async def test_refused_rows_are_set_aside_the_rest_written(store_dsn: str, tmp_path: Path,
                                                            caplog: pytest.LogCaptureFixture,
                                                            ) -> None:

@@ -111,9 +111,19 @@ class Run:
     # -------------------------------------------------------- bookkeeping
 
     def queue_event(self, event: str, agent_id: str | None, **detail: object) -> None:
+        self._queue_event(event, agent_id, detail, None)
+
+    def _queue_event(self, event: str, agent_id: str | None, detail: dict[str, object],
+                     once_key: str | None) -> None:
         self.set(seq=self.st.seq + 1)
         self.emit(c.WriteRow(rows.queue_event_row(self.st, event, agent_id, self.now_ms,
-                                                  detail)))
+                                                  detail, once_key)))
+
+    def complete(self, leg: Leg, **detail: object) -> None:
+        """The segment `leg` carried is over: its agent to wrap-up, its `complete`
+        event written (once, even if a restarted acd's recovery writes it too)."""
+        self.emit(c.CallEnded(leg.offer))
+        self._queue_event("complete", leg.agent_id, detail, rows.complete_key(leg))
 
     def remember(self) -> None:
         self.emit(c.Remember(self.st.channel_id, rows.record_fields(self.st, self.now_ms)))

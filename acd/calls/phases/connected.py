@@ -102,8 +102,7 @@ def agent_lost(run: Run, leg: Leg, cause: int | None) -> None:
     record.stop(run)
     run.destroy_bridge()
     run.set(complete_sent=True)
-    run.emit(c.CallEnded(leg.offer))
-    run.queue_event("complete", leg.agent_id, reason="agent_lost", cause=cause)
+    run.complete(leg, reason="agent_lost", cause=cause)
     run.emit(c.AgentBreak(leg.agent_id, PHONE_LOST))
     st = run.st
     if st.caller_gone:

@@ -127,8 +127,7 @@ def _target_leaves(run: Run, target: Leg, reason: str, *, hang_up: bool) -> None
     run.put_leg(target, hangup_requested=True)
     if hang_up:
         run.hangup(target.channel_id)
-    run.emit(c.CallEnded(target.offer))
-    run.queue_event("complete", target.agent_id, reason=reason)
+    run.complete(target, reason=reason)
 
 
 def _back_to_caller(run: Run, t: Transfer, first: Leg) -> None:

@@ -73,8 +73,7 @@ def end_connected(run: Run) -> None:
     if not run.st.answer_recorded:
         run.emit(c.OfferFailed(leg.offer, "error"))  # never talked: not charged
         return
-    run.emit(c.CallEnded(leg.offer))
-    run.queue_event("complete", leg.agent_id, ended_by=run.st.ended_by or "unknown")
+    run.complete(leg, ended_by=run.st.ended_by or "unknown")
 
 
 def agent_hung_up(run: Run, channel_id: str) -> None:

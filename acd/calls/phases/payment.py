@@ -242,8 +242,7 @@ def _agent_left(run: Run, event: e.LegHangupRequest | e.LegDestroyed) -> None:
         leg = run.put_leg(leg, hangup_requested=True)
         run.set(complete_sent=True, payment=replace(p, agent_gone=True))
         record.stop(run)
-        run.emit(c.CallEnded(leg.offer))
-        run.queue_event("complete", leg.agent_id, ended_by="agent", during="payment")
+        run.complete(leg, ended_by="agent", during="payment")
         if p.returning:
             _after_agent_left(run)
     if isinstance(event, e.LegDestroyed) and leg.live:

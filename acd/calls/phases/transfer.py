@@ -167,8 +167,7 @@ def agent_leaves(run: Run, *, hang_up: bool = True) -> None:
     elif hang_up and leg.live:
         run.hangup(leg.channel_id)
     if st.answer_recorded and not st.complete_sent:
-        run.emit(c.CallEnded(leg.offer))
-        run.queue_event("complete", leg.agent_id, reason="transfer")
+        run.complete(leg, reason="transfer")
     run.set(answer_recorded=False, complete_sent=False,
             end_detail=st.end_detail or f"transfer:{st.transfer.kind if st.transfer else ''}")
 

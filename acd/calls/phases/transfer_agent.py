@@ -289,8 +289,7 @@ def _rebridge_failed(run: Run) -> None:
         if leg.answered_ms is not None and not leg.hangup_requested:
             run.put_leg(leg, hangup_requested=True)
             run.hangup(leg.channel_id)
-            run.emit(c.CallEnded(leg.offer))
-            run.queue_event("complete", leg.agent_id, reason="bridge_failed")
+            run.complete(leg, reason="bridge_failed")
     run.set(transfer=None, complete_sent=True, answer_recorded=False, rebridging=False)
     run.destroy_bridge()
     to_dialplan(run)
