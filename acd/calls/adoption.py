@@ -91,7 +91,8 @@ def adopted(state: CallState, record: Mapping[str, str], live: Set[str], now_ms:
             # The agent who began the transfer left (wrap-up sent, the leg's row
             # written once it ended): the caller waits for the target.
             leg = replace(leg, hangup_requested=True,
-                          ended_ms=_int(record.get("leg_ended_ms")) or None)
+                          ended_ms=_int(record.get("leg_ended_ms")) or None,
+                          hung_up_ms=_int(record.get("leg_hung_up_ms")) or None)
             state = replace(state.with_leg(leg), answer_recorded=False)
         live_first = (leg.channel_id,) if leg.live else ()
         mine = (*live_first, *moves.channels())
@@ -137,6 +138,7 @@ def _ending(state: CallState, record: Mapping[str, str], live: Set[str]) -> Adop
               started_ms=_int(record.get("leg_started_ms")) or state.started_ms,
               answered_ms=_int(record.get("leg_answered_ms")) or None,
               ended_ms=_int(record.get("leg_ended_ms")) or None, outcome="answered",
+              hung_up_ms=_int(record.get("leg_hung_up_ms")) or None,
               created=True, dialled=True, hangup_requested=True)
     state = replace(state, phase=Phase.ENDING, legs=(leg,), connected=leg.channel_id,
                     answer_recorded=True, complete_sent=True, ending_recorded=True,

@@ -123,12 +123,14 @@ async def _connected(deps: CallDeps, st: CallState, record: dict[str, str], *,
     offer = Offer.model_validate_json(record["offer"])
     ended = st.ended_ms or deps.clock.ms()
     answered = _int(record, "leg_answered_ms")
+    # The agent's own hang-up, when known, is when their leg ended (Leg.hung_up_ms).
+    leg_ended = _int(record, "leg_hung_up_ms") or ended
     leg = Leg(leg_id=record.get("leg_id") or f"{st.call_id}-1",
               channel_id=record.get("leg_channel") or "", agent_id=offer.agent_id,
               endpoint=offer.endpoint, offer=offer,
               started_ms=_int(record, "leg_started_ms") or st.started_ms,
               answered_ms=answered, created=True,
-              ended_ms=max(ended, answered or 0), outcome="answered")
+              ended_ms=max(leg_ended, answered or 0), outcome="answered")
     st = replace(st, legs=(leg,), connected=leg.channel_id, queue=offer.queue,
                  enqueued_ms=offer.enqueued_at_ms, outcome="answered",
                  ended_by=(record.get("ended_by") or "agent") if ending else "unknown")

@@ -136,6 +136,7 @@ def record_fields(st: CallState, now_ms: int) -> dict[str, str | int]:
             # ---- a transfer's first agent let go (wrap-up sent, row once it ended)
             "agent_left": int(leg.hangup_requested and st.phase is Phase.CONNECTED),
             "leg_ended_ms": leg.ended_ms or 0,
+            "leg_hung_up_ms": leg.hung_up_ms or 0,  # the agent's hang-up: their leg's end
         })
     if leg is not None and ending:
         # What is already written: the `complete` event, and the leg's row once it ended.

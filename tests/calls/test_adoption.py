@@ -3,6 +3,8 @@ makes of a call from its record, or from its caller's channel variables."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from acd.calls import events as e
@@ -158,3 +160,41 @@ def test_readopted_ending_call_ends_once(script: str, live: set[str], out: list[
     assert d.send(e.Reap()) == out
     assert "event complete" not in out and "wrapup a100" not in out
     assert d.state.ended_ms == int(record["ended_ms"])
+
+
+def test_readopted_ending_call_ends_the_agents_leg_when_the_agent_hung_up() -> None:
+    """The agent hung up, acd died before the leg's channel ended: the restarted acd
+    ends the leg at the agent's hang-up (Leg.hung_up_ms, kept in the record), not
+    when it found the channel gone."""
+    d = CallDriver(FLOW)
+    d.run(AGENT_LEFT)
+    leg = d.state.connected_leg
+    assert leg is not None and leg.hung_up_ms == d.ms
+    hung_up = d.ms
+    record = {k: str(v) for k, v in rows.record_fields(d.state, d.ms).items()}
+    assert record["leg_hung_up_ms"] == str(hung_up)
+    d.run("tick 40")  # acd down for 40 s
+    d.state = adopted(base(record), record, {CALLER}, d.ms).state
+    d.send(e.Reap())
+    (ended,) = [x for x in d.state.legs if x.leg_id == leg.leg_id]
+    assert ended.ended_ms == hung_up and d.ms - hung_up == 40_000
+
+
+def test_recovery_ends_the_agents_leg_when_the_agent_hung_up() -> None:
+    """The same when the caller left too while acd was down: recovery writes the
+    agent's leg ended at their hang-up."""
+    from acd.store.rows import LegRow
+    from tests.calls.ports import PortWorld
+    from tests.calls.test_machine_property import FLOWS
+
+    d = CallDriver(FLOW)
+    d.run(AGENT_LEFT)
+    leg = d.state.connected_leg
+    assert leg is not None and leg.hung_up_ms is not None
+    d.run("tick 5")  # acd was last seen 5 s after the hang-up, then died
+    record = {k: str(v) for k, v in rows.record_fields(d.state, d.ms).items()}
+    w = PortWorld(FLOWS["plain"], lambda cmd, family: None)
+    w.now = d.now + timedelta(minutes=10)  # acd came back 10 min later
+    assert w.recover(record)
+    (row,) = [r for r in w.rows if isinstance(r, LegRow) and r.leg_id == leg.leg_id]
+    assert row.ended_at == rows.ts(leg.hung_up_ms) and d.ms - leg.hung_up_ms == 5000
