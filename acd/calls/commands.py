@@ -46,6 +46,9 @@ from acd.calls.control_commands import (
     ResumeRecording as ResumeRecording,
 )
 from acd.calls.control_commands import (
+    Ringback as Ringback,
+)
+from acd.calls.control_commands import (
     StartBridgeRecording as StartBridgeRecording,
 )
 from acd.calls.control_commands import (
@@ -352,7 +355,7 @@ Command = (
     | WriteRow | Remember | Forget | RememberCallback | ForgetCallback | StartTimer
     | CancelTimer | Finished
     | StartSnoop | MoveSupervisor
-    | HoldCaller | UnholdCaller
+    | HoldCaller | UnholdCaller | Ringback
     | StartBridgeRecording | PauseRecording | ResumeRecording | StopRecording
     | RemoveFromBridge | BridgeMusicOn | BridgeMusicOff | FindPaymentFlow
 )
@@ -360,7 +363,7 @@ Command = (
 # Commands that act on one channel (a failure "gone" is about that channel).
 ON_CHANNEL = (Answer, Play, MusicOn, MusicOff, Hangup, SetVar, ToDialplan, Redirect, Record,
               CreateChannel, Dial,
-              HoldCaller, UnholdCaller)
+              HoldCaller, UnholdCaller, Ringback)
 
 # Commands carried out by a request to Asterisk (one answered: ARI is reachable).
 ON_ARI = (*ON_CHANNEL, StopPlayback, CreateBridge, AddToBridge, DestroyBridge, CheckChannels,

@@ -88,6 +88,14 @@ class ResumeRecording:
 
 
 @dataclass(frozen=True, slots=True)
+class Ringback:
+    """POST /channels/{id}/ring: the agent's phone, calling a colleague for a consult
+    (its second call, not answered yet), hears them ringing (180 Ringing)."""
+
+    channel_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StopRecording:
     """POST /recordings/live/{name}/stop: the file is kept."""
 

@@ -192,6 +192,8 @@ class Executor:
                 await ari.transfer_progress(ch, state)
             case c.RemoveFromBridge(bridge_id=bid, channel_ids=ids):
                 await ari.remove_channel(bid, list(ids))
+            case c.Ringback(channel_id=ch):
+                await ari.ring(ch)
             # ---- hold (docs/call-control.md: music on the caller kept in the bridge)
             case c.HoldCaller(channel_id=ch, moh_class=moh, request_id=rid):
                 await ari.start_moh(ch, moh)

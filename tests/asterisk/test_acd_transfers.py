@@ -216,6 +216,8 @@ async def test_an_attended_refer_from_the_agent_phone(
             call, call_id = await on_call_with_a1(h, sipp_caller, hold=15.0)
             first = await asyncio.wait_for(phone.incoming.get(), 10)
             second = await phone.call("101")
+            # The phone heard a2 ringing before they answered (acd's Ringback).
+            assert f"< SIP/2.0 180 Ringing ({second.call_id[:12]})" in phone.log, phone.log
             await h.wait_agent("a2", "on_call", timeout=20)
             await wait_bridged(rest, [["PJSIP/agent101", "PJSIP/agent285"],
                                       ["PJSIP/agent285", "PJSIP/caller"]])

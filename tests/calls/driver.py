@@ -417,6 +417,8 @@ class CallDriver:
                 return "bridge remove " + ",".join(n(x) for x in chs)
             case c.ReportTransfer(channel_id=ch, state=state):
                 return f"report {n(ch)} {state.removeprefix('channel_')}"
+            case c.Ringback(channel_id=ch):
+                return f"ringback {n(ch)}"
             # ---- hold
             case c.HoldCaller(channel_id=ch):
                 return f"hold {n(ch)}"

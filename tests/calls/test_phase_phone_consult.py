@@ -28,6 +28,12 @@ CASES = [
     ("CONNECTED; move consult to=agent:a150", "phone-call phone2 150", ["hangup phone2 busy"],
      "CONNECTED"),
     ("QUEUED", "phone-call phone2 150", ["hangup phone2 busy"], "QUEUED"),
+    # The colleague's phone rings: so does the agent's phone (its own ringback), once.
+    (RINGING, "ringing xfer1", ["ringback phone2"], "CONNECTED"),
+    (f"{RINGING}; ringing xfer1", "ringing xfer1", [], "CONNECTED"),
+    # A desktop consult has no second call of the phone's to ring.
+    ("CONNECTED; move consult to=agent:a150; reserved a150; stasis xfer1", "ringing xfer1",
+     [], "CONNECTED"),
     # Answered: the phone's 2nd call answered and bridged with the colleague; the
     # agent's first leg stays in the call's bridge (the caller on hold).
     (RINGING, "answer xfer1",

@@ -78,6 +78,9 @@ def target_event(run: Run, leg: Leg, event: e.Event) -> None:
         case e.LegRinging():
             if leg.rang_ms is None:
                 run.put_leg(leg, rang_ms=run.now_ms)
+                t = st.transfer
+                if t is not None and t.phone_leg is not None:
+                    run.emit(c.Ringback(t.phone_leg))  # the phone's own ringback
         case e.LegAnswered():
             _answered(run, leg)
         case e.LegHangupRequest():
