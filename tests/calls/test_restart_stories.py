@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from acd.calls import commands as c
 from acd.calls.model import Phase
 from acd.store.rows import QueueEventRow
 from tests.calls.driver import CALLER
@@ -52,3 +53,30 @@ def test_a_connected_call_ends_across_a_restart(who: str, handled: int) -> None:
     assert w.wrapups == 1, "\n".join(w.log)
     check_end(w)
     assert not w.chans[CALLER].alive
+
+
+@pytest.mark.parametrize("who", ["caller", "agent"])
+def test_a_complete_written_before_a_lost_ending_record_is_kept_once(who: str) -> None:
+    """Redis fails the 'ending' record (the live acd wrote `complete` already), acd
+    dies: the recovery, reading 'connected', writes the segment's `complete` again,
+    and the database drops it (the same once_key)."""
+    def draw(cmd: c.Command, family: str) -> str | None:
+        ending = isinstance(cmd, c.Remember) and cmd.fields.get("phase") == "ending"
+        return "redis-conn" if ending else None
+    w = connected()
+    w.draw = draw
+    act(w, "caller_hangup" if who == "caller" else "agent_hangup", 0)
+    for _ in range(9):
+        if story(w) == ["connect", "complete"]:
+            break
+        act(w, "advance", 0)
+    assert story(w) == ["connect", "complete"] and w.record is not None, "\n".join(w.log)
+    assert w.record["phase"] == "connected"  # the 'ending' write failed
+    down(w)
+    w.chans[CALLER].alive = False  # the caller's channel is gone while acd is down
+    up(w, redis_lost=False)
+    settle(w)
+    later(w)
+    assert story(w) == ["connect", "complete"], "\n".join(w.log)
+    assert w.once_dropped == 1, "\n".join(w.log)
+    check_end(w)
