@@ -41,27 +41,21 @@ def restart(d: CallDriver, gone: tuple[str, ...] = ()) -> list[str]:
 
 CASES = [
     # A consult (target answered): the target hung up and to wrap-up, the agent back
-    # with the caller, the consult bridge gone; the recording stopped with its row.
+    # with the caller, the consult bridge gone; the recording goes on.
     (TALKING, (), [
         "hangup xfer1", "wrapup a101", "event complete", "bridge remove leg1",
-        "bridge add leg1", "moh off", "bridge destroy", "event consult_end",
-        "rec stop", "row recording done 0 []"]),
+        "bridge add leg1", "moh off", "bridge destroy", "event consult_end"]),
     # The target still ringing: cancelled, its reservation released, music off.
-    (RINGING, (), [
-        "hangup xfer1", "dequeue", "moh off", "event consult_end", "rec stop",
-        "row recording done 0 []"]),
-    (BLIND, (), [
-        "hangup xfer1", "dequeue", "moh off", "event transfer", "rec stop",
-        "row recording done 0 []"]),
+    (RINGING, (), ["hangup xfer1", "dequeue", "moh off", "event consult_end"]),
+    (BLIND, (), ["hangup xfer1", "dequeue", "moh off", "event transfer"]),
     # The target hung up while acd was down: its own rule (the agent back, its row).
     (TALKING, ("xfer1",), [
-        "rec stop", "row recording done 0 []", "wrapup a101", "event complete",
-        "bridge remove leg1", "bridge add leg1", "moh off", "bridge destroy",
-        "event consult_end", "row xfer1 answered 16"]),
+        "wrapup a101", "event complete", "bridge remove leg1", "bridge add leg1",
+        "moh off", "bridge destroy", "event consult_end", "row xfer1 answered 16"]),
     # A conference goes on: all three are in the call's bridge.
-    (f"{TALKING}; move conference", (), ["rec stop", "row recording done 0 []"]),
-    # The agent gone too: each leg's row, the target and the agent to wrap-up, the
-    # call over as when an agent hangs up.
+    (f"{TALKING}; move conference", (), []),
+    # The agent gone too: the recording stopped with its row, each leg's row, the
+    # target and the agent to wrap-up, the call over as when an agent hangs up.
     (TALKING, ("leg1", "xfer1"), [
         "rec stop", "row recording done 0 []", "wrapup a101", "event complete",
         "bridge remove leg1", "bridge add leg1", "moh off", "bridge destroy",
@@ -79,7 +73,8 @@ def test_a_transfer_half_done_is_ended(setup: str, gone: tuple[str, ...],
     d.run(setup)
     assert restart(d, gone) == commands
     assert d.state.transfer is None or d.state.transfer.conference
-    assert d.state.bridge_rec is None
+    # The recording goes on unless the agent's leg is gone.
+    assert (d.state.bridge_rec is None) == ("leg1" in gone)
 
 
 def test_the_target_ends_its_row_after_the_restart() -> None:
@@ -142,11 +137,30 @@ def test_a_payment_is_interrupted() -> None:
     record = rows.record_fields(d.state, d.ms)
     assert "49" not in str(record)  # no key the caller pressed
     assert restart(d) == [
-        "event payment", "bridge moh off", "bridge add caller", "rec stop",
-        "row recording done 6000 [payment]"]
+        "event payment", "bridge moh off", "bridge add caller", "rec resume",
+        "event record_resume"]
     assert d.state.payment is None and d.state.payment_result == ("interrupted", None)
+    rec = d.state.bridge_rec  # recording again, the payment's pause kept for its row
+    assert rec is not None and not rec.holds and rec.paused_since is None
+    assert [reason for _, _, reason in rec.paused] == ["payment"]
     assert d.run("bridged") == []  # the caller back with the agent: no new answer
     assert d.run("key 1") == []  # and their keys go nowhere
+
+
+@pytest.mark.parametrize(("setup", "commands", "holds"), [
+    # Paused by the agent before acd died: it stays paused (the agent resumes it).
+    ("CONNECTED; rec-on; tick 2; move record_pause", [], {"agent"}),
+    # Never confirmed by Asterisk: stopped, its row written as failed.
+    ("CONNECTED", ["rec stop", "row recording failed 0 []"], None),
+])
+def test_the_recording_after_a_restart(setup: str, commands: list[str],
+                                       holds: set[str] | None) -> None:
+    d = CallDriver(settings=SETTINGS)
+    d.run(setup)
+    assert d.state.bridge_rec is not None
+    assert restart(d) == commands
+    rec = d.state.bridge_rec
+    assert (rec.holds if rec is not None else None) == holds
 
 
 def test_a_held_caller_stays_held() -> None:

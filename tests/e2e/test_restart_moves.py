@@ -1,8 +1,9 @@
 """acd stops without cleanup (as after kill -9) in the middle of a move of #17 --
-a consult, a supervisor listening, a recording -- and a new acd starts on the same
-simulator (issue #17 / #12): the caller talks to their agent again, the consulted
-agent and the supervisor are let go, nothing is left up (channels, bridges,
-snoops), every leg and the recording get their rows and the call exactly one."""
+a consult, a supervisor listening -- with the call recorded, and a new acd starts on
+the same simulator (issue #17 / #12): the caller talks to their agent again, the
+consulted agent and the supervisor are let go, the recording goes on to the call's
+end, nothing is left up (channels, bridges, snoops), every leg and the recording
+get their rows and the call exactly one."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ async def test_a_consult_under_way_is_ended_by_the_new_acd(api: Api) -> None:
                      and not channel(api, ch)["moh"], "caller back with a1")
     await h.wait_agent("a2", "wrap_up")
     await h.wait_for(lambda: bridges(h) == 1, "the consult bridge destroyed")
-    assert not h.sim.state()["recordings"]["live"]
+    # The recording goes on (one file for the whole call), stopped when the call ends.
+    assert [r["name"] for r in h.sim.state()["recordings"]["live"]] == [f"acd-rec-{call_id}"]
     assert await h.agent_state("a1") == "on_call"
     h.sim.remote_hangup(ch)
     assert await h.finished(ch) == call_id
@@ -71,6 +73,7 @@ async def test_a_consult_under_way_is_ended_by_the_new_acd(api: Api) -> None:
     events = [e for e, _ in await h.queue_events(call_id)]
     assert events.count("consult_end") == 1 and events.count("connect") == 1, events
     assert await recorded(h, call_id) == [(f"acd-rec-{call_id}", "done")]
+    assert not h.sim.state()["recordings"]["live"]
     await h.wait_agent("a2", "available")
     await h.wait_agent("a1", "available")
     assert await h.pg.fetchval("SELECT count(*) FROM calls WHERE call_id=$1", call_id) == 1

@@ -42,6 +42,9 @@ async def test_a_payment_under_way_is_interrupted_by_the_new_acd(desk: Api) -> N
     await h.wait_for(lambda: channel(api, ch)["bridge"] == f"acd-{call_id}",
                      "the caller back in the bridge")
     assert not bridge_music(api, call_id)
+    # The recording goes on, no longer paused for the payment the restart ended.
+    await h.wait_for(lambda: (recording(api, name) or {}).get("state") == "recording",
+                     "the recording resumed")
     h.sim.press(ch, "4")  # keys after the restart go nowhere either
     await h.clock.sleep(1)
     h.sim.remote_hangup(ch)

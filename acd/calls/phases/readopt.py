@@ -1,6 +1,7 @@
 """A call re-adopted by a restarted acd with moves of #17 half-done (its record's
 "moves", acd.calls.move_record): each is ended the simple, safe way rather than
-resumed, so that the caller and the agent talk again and nothing is left up.
+resumed, so that the caller and the agent talk again and nothing is left up; the
+recording, which is no move, goes on.
 
     payment      the caller back into the bridge with the agent (the bridge's music
                  off); the result is "interrupted" (queue event `payment`), no digit
@@ -15,8 +16,10 @@ resumed, so that the caller and the agent talk again and nothing is left up.
                  on knowing the target's leg (either may leave, as before)
     monitoring   the supervisor's leg and the snoops hung up, the monitor bridge
                  destroyed, their rows and `monitor_end` (reason "acd_restart")
-    recording    stopped, its `recordings` row written with what is known (paused
-                 intervals, the time up to now); a new one may be started
+    recording    goes on (Asterisk kept recording the bridge): one file and one
+                 `recordings` row for the call; a pause for the payment ended here
+                 is lifted. Stopped (its row written with what is known) only when
+                 the agent's leg is gone or Asterisk never confirmed it
     hold         not here: the caller stays held with music, the hold still counted
                  and unholdable (acd.calls.adoption)
 
@@ -45,7 +48,7 @@ def readopted(run: Run, event: e.Readopted) -> None:
     if agent_here:
         _transfer(run, gone)
         _monitor(run, gone)
-    record.stop(run)
+    record.readopted(run, agent_here)
 
 
 def _payment(run: Run, agent_here: bool) -> None:

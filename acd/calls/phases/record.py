@@ -6,7 +6,8 @@ a masked `collect` or in a payment flow, so that no card digit is ever recorded.
 The recording is orthogonal to the phases: a `BridgeRecording` in the call's state.
 It is paused while any reason holds it (`holds`); each paused interval is kept and
 goes into the `recordings` row, written once when the recording ends (Asterisk says
-so, the call's bridge goes, or the call ends). A recording that fails never touches
+so, the call's bridge goes, or the call ends). An acd restart does not end it
+(`readopted`). A recording that fails never touches
 the call: the move is refused, the row says `failed`.
 
     record_start    start recording (policy on_demand; always: already recording)
@@ -164,6 +165,24 @@ def stop(run: Run) -> None:
         return
     run.emit(c.StopRecording(rec.name))
     _end(run, "done" if rec.confirmed else "failed")
+
+
+def readopted(run: Run, agent_here: bool) -> None:
+    """A restarted acd found the call recording (its record): the recording goes on,
+    as it did in Asterisk while no acd ran, unless the call's bridge lost the agent or
+    the recording was never confirmed (then stopped, its row written with what is
+    known). What held it paused for a move that the restart ended (a payment, its
+    masked collect) no longer does; the agent's or a supervisor's pause stays."""
+    st = run.st
+    rec = st.bridge_rec
+    if rec is None:
+        return
+    if not (agent_here and rec.confirmed and st.bridge_id is not None
+            and not st.caller_gone):
+        stop(run)
+        return
+    for reason in sorted(rec.holds - MANUAL):
+        release(run, reason)
 
 
 def recording_off(run: Run, event: e.RecordingOff) -> None:
