@@ -1,7 +1,7 @@
 """Which ARI requests may be sent again after a dropped connection (issue #12).
 
 aiohttp itself sends a GET, PUT or DELETE once more when a reused connection drops;
-`acd.ari.client` retries further only what `retry_safe` allows.
+`acd.ari.transport` retries further only what `retry_safe` allows.
 """
 
 from __future__ import annotations

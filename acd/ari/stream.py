@@ -32,10 +32,11 @@ import aiohttp
 import orjson
 
 from acd import metrics
-from acd.ari.client import AriClient, describe_failure
+from acd.ari.client import AriClient
 from acd.ari.config import AriConfig
 from acd.ari.errors import AriError
 from acd.ari.events import Event, parse_event
+from acd.ari.transport import describe_failure
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from acd.ivr.catalog import FlowCatalog
+from acd.ivr.cross_flow import settle
 from acd.ivr.flow_settings import settings_from_env
 from acd.ivr.judge import Context, Judgement, Worker, check_batch, plan
-from acd.ivr.loader import read_sounds, settle
+from acd.ivr.loader import read_sounds
 from acd.ivr.model import Flow
 from acd.ivr.problems import FlowError, FlowWarning
 

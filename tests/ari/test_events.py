@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from acd.ari import events as ev
+from acd.ari.models import Bridge, Channel
 from tests.ari.fake_ari import channel, event
 from tests.conftest import shared_ari_or_skip
 
@@ -122,10 +123,10 @@ def test_fields_of_common_events() -> None:
 
 
 def test_events_built_by_hand_know_their_type() -> None:
-    built = ev.StasisEnd(channel=ev.Channel(id="c9"))
+    built = ev.StasisEnd(channel=Channel(id="c9"))
     assert built.type == "StasisEnd"
     assert built.channel_id == "c9"
-    assert not isinstance(ev.ChannelLeftBridge(bridge=ev.Bridge(id="b")), ev.ChannelEnteredBridge)
+    assert not isinstance(ev.ChannelLeftBridge(bridge=Bridge(id="b")), ev.ChannelEnteredBridge)
     assert not hasattr(built, "__dict__")  # slotted
 
 

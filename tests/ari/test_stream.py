@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from acd.ari import events as ev
 from acd.ari.config import AriConfig
-from acd.ari.models import Channel
+from acd.ari.models import Bridge, Channel
 from acd.ari.stream import EventStream, LaneDispatcher
 from tests.ari.fake_ari import FakeAri, channel, dtmf, event
 
@@ -263,7 +263,7 @@ async def test_lane_of_failure_falls_back_to_the_channel(caplog: pytest.LogCaptu
 
     d = LaneDispatcher(handler, bad_lane)
     assert d.lane_for(_ev(1, 0)) == "c1"
-    assert d.lane_for(ev.BridgeCreated(bridge=ev.Bridge(id="b"))) == "b"
+    assert d.lane_for(ev.BridgeCreated(bridge=Bridge(id="b"))) == "b"
     assert d.lane_for(ev.ApplicationReplaced()) == "app"
     d.post(_ev(1, 0))
     await d.drain()

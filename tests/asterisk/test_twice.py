@@ -1,6 +1,6 @@
 """What a real Asterisk 22 answers when the same ARI request arrives twice.
 
-acd/ari/client.py retries a request whose connection was dropped unanswered only
+acd/ari/transport.py retries a request whose connection was dropped unanswered only
 when a second copy is harmless (`retry_safe`): this test is the evidence for each
 rule. Every request below is sent twice in a row on a caller held in Stasis; the
 pair of statuses is compared with what `acd.ari.client.TWICE` documents.
