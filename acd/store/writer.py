@@ -25,52 +25,15 @@ import os
 import random
 import time
 import uuid
-from collections import deque
 from pathlib import Path
 
 import asyncpg
 
 from acd.store import spool
 from acd.store.rows import ROW_TYPES, Row
+from acd.store.staging import Table, Transient, is_row_error, why
 
 logger = logging.getLogger(__name__)
-
-
-class _Transient(Exception):
-    """The database could not take a batch now; the rows stay and are tried again."""
-
-
-class _Table:
-    __slots__ = ("appended", "cls", "insert_sql", "queue", "settled", "stage")
-
-    def __init__(self, cls: type[Row]) -> None:
-        self.cls = cls
-        self.queue: deque[Row] = deque()
-        self.appended = 0  # rows write() took, ever
-        self.settled = 0  # of those, committed or dead-lettered (always a prefix)
-        self.stage = f"acd_stage_{cls.TABLE}"
-        cols = ", ".join(cls.COLUMNS)
-        self.insert_sql = (f"INSERT INTO {cls.TABLE} ({cols}) SELECT {cols} FROM {self.stage} "
-                           "ON CONFLICT DO NOTHING")  # its key, or a once_key (0008)
-
-
-def _is_row_error(exc: BaseException) -> bool:
-    """True when the rows themselves are at fault (bad value, constraint), not the link."""
-    if isinstance(exc, asyncpg.PostgresError):
-        return (exc.sqlstate or "")[:2] in ("22", "23")
-    # Client-side encoding failures (asyncpg's DataError is a ValueError).
-    return isinstance(exc, (ValueError, TypeError))
-
-
-def _reason(exc: BaseException) -> str:
-    """Why, without the message text: a server message may quote a value of the row."""
-    if isinstance(exc, asyncpg.PostgresError):
-        names = [getattr(exc, a, None) for a in ("table_name", "column_name", "constraint_name")]
-        where = " ".join(n for n in names if n)
-        return f"{type(exc).__name__} [{exc.sqlstate}] {where}".strip()
-    if isinstance(exc, (OSError, asyncpg.InterfaceError, TimeoutError)):
-        return f"{type(exc).__name__}: {exc}"
-    return type(exc).__name__
 
 
 class RowWriter:
@@ -94,7 +57,7 @@ class RowWriter:
         self._command_timeout = command_timeout
         self._spool_check_interval = spool_check_interval
         self._stop_timeout = stop_timeout
-        self._tables = {name: _Table(cls) for name, cls in ROW_TYPES.items()}
+        self._tables = {name: Table(cls) for name, cls in ROW_TYPES.items()}
         self._pending = 0
         self._wake = asyncio.Event()  # rows to write, or flush()/stop() asking
         self._alert = asyncio.Event()  # memory over the limit, or stop(): ends a backoff
@@ -255,9 +218,9 @@ class RowWriter:
                 if self._pending > self._max_memory:
                     await self._spool_memory("memory limit")
             return True
-        except _Transient as exc:
+        except Transient as exc:
             cause = exc.__cause__ or exc
-            reason = _reason(cause)
+            reason = why(cause)
             if reason != self.last_error:
                 logger.warning("database unavailable, rows kept (%d in memory): %s",
                                self._pending, reason)
@@ -265,13 +228,13 @@ class RowWriter:
             await self._close()
             return False
         except Exception as exc:  # a bug or a disk error: keep the task, keep the rows
-            logger.error("row writer cycle failed, retrying: %s", _reason(exc))
+            logger.error("row writer cycle failed, retrying: %s", why(exc))
             logger.debug("row writer cycle failure", exc_info=True)
-            self.last_error = _reason(exc)
+            self.last_error = why(exc)
             await self._close()
             return False
 
-    async def _commit_front(self, table: _Table) -> None:
+    async def _commit_front(self, table: Table) -> None:
         batch = list(itertools.islice(table.queue, self._batch_size))
         await self._insert(table, batch)
         for _ in batch:
@@ -279,7 +242,7 @@ class RowWriter:
         self._pending -= len(batch)
         self._settle(table, len(batch))
 
-    def _settle(self, table: _Table, n: int) -> None:
+    def _settle(self, table: Table, n: int) -> None:
         table.settled += n
         self._notify()
 
@@ -296,14 +259,14 @@ class RowWriter:
             conn = await asyncpg.connect(self._dsn, timeout=self._connect_timeout,
                                          command_timeout=self._command_timeout)
         except Exception as exc:
-            raise _Transient() from exc
+            raise Transient() from exc
         try:
             for t in self._tables.values():
                 await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {t.stage} "
                                    f"(LIKE {t.cls.TABLE}) ON COMMIT DELETE ROWS")
         except Exception as exc:
             conn.terminate()
-            raise _Transient() from exc
+            raise Transient() from exc
         if self.last_error is not None:
             logger.info("database reachable again")
             self.last_error = None
@@ -315,8 +278,8 @@ class RowWriter:
         if conn is not None:
             conn.terminate()
 
-    async def _insert(self, table: _Table, rows: list[Row]) -> None:
-        """Commit `rows` (dead-lettering the refused ones) or raise _Transient."""
+    async def _insert(self, table: Table, rows: list[Row]) -> None:
+        """Commit `rows` (dead-lettering the refused ones) or raise Transient."""
         records = []
         good = []
         refused: list[tuple[Row, str]] = []
@@ -325,13 +288,13 @@ class RowWriter:
                 records.append(row.record())
                 good.append(row)
             except (TypeError, ValueError) as exc:
-                refused.append((row, _reason(exc)))
+                refused.append((row, why(exc)))
         if refused:
             await self._reject(table, refused)
         if good:
             await self._copy(table, good, records)
 
-    async def _copy(self, table: _Table, rows: list[Row], records: list[tuple[object, ...]],
+    async def _copy(self, table: Table, rows: list[Row], records: list[tuple[object, ...]],
                     ) -> None:
         conn = await self._connection()
         try:
@@ -340,10 +303,10 @@ class RowWriter:
                                                  columns=table.cls.COLUMNS)
                 await conn.execute(table.insert_sql)
         except Exception as exc:
-            if not _is_row_error(exc):
-                raise _Transient() from exc
+            if not is_row_error(exc):
+                raise Transient() from exc
             if len(rows) == 1:
-                await self._reject(table, [(rows[0], _reason(exc))])
+                await self._reject(table, [(rows[0], why(exc))])
                 return
             half = len(rows) // 2
             await self._copy(table, rows[:half], records[:half])
@@ -352,7 +315,7 @@ class RowWriter:
         self.batches += 1
         self.rows_written += len(rows)
 
-    async def _reject(self, table: _Table, refused: list[tuple[Row, str]]) -> None:
+    async def _reject(self, table: Table, refused: list[tuple[Row, str]]) -> None:
         for _row, reason in refused:
             logger.error("%s row refused by the database, set aside in %s: %s",
                          table.cls.TABLE, spool.DEAD_LETTER, reason)
