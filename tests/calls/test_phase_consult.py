@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from acd.calls.model import CallSettings
-from tests.calls.driver import CallDriver
+from tests.calls.driver import CallDriver, check
 
 SETTINGS = CallSettings(transfer_queues=(("sales", 0, True), ("supervisors", 0, True)))
 RINGING = "CONNECTED; move consult to=agent:a101; reserved a101; stasis xfer1"
@@ -84,17 +84,14 @@ CASES = [
 @pytest.mark.parametrize(("setup", "script", "commands", "phase"), CASES,
                          ids=[f"{i}-{x[1]}" for i, x in enumerate(CASES)])
 def test_attended_transfer(setup: str, script: str, commands: list[str], phase: str) -> None:
-    d = CallDriver(settings=SETTINGS)
-    d.run(setup)
-    assert d.run(script) == commands
-    assert d.phase.name == phase
+    check("plain", setup, script, commands, phase, settings=SETTINGS)
 
 
 def test_the_consult_leg_row_says_attended() -> None:
     d = CallDriver(settings=SETTINGS)
     d.run(f"{TALKING}; move complete; hangup-req xfer1 16; destroyed leg1 16")
     d.run("destroyed xfer1 16")
-    rows = [cmd.row for cmd in d.history if type(cmd).__name__ == "WriteRow"]  # type: ignore[attr-defined]
+    rows = d.rows
     legs = [r for r in rows if getattr(r, "kind", None) == "transfer"]
     assert [(r.detail, r.outcome) for r in legs] == [
         ({"target": "agent:a101", "mode": "attended"}, "answered")]

@@ -309,7 +309,7 @@ def test_the_agents_leg_channel_names_the_snoop_target_and_the_supervisor_is_not
     assert snoop.app_args == f"snoop,{d.state.call_id},listen"
     assert create.app_args == f"supervisor,{d.state.call_id}"  # never a caller, never an agent
     d.run("smove monitor_stop")
-    rows = [x.row for x in d.history if isinstance(x, c.WriteRow)]
+    rows = d.rows
     kinds = {getattr(r, "kind", None): r for r in rows}
     assert kinds["supervisor"].agent_id is None  # type: ignore[attr-defined]
     assert kinds["snoop"].agent_id == "a100"  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ import pytest
 
 from acd.calls.model import CallSettings
 from acd.store.rows import CallRow, LegRow, QueueEventRow
-from tests.calls.driver import CallDriver
+from tests.calls.driver import CallDriver, check
 
 SETTINGS = CallSettings(agent_numbers=(("100", "a100"), ("150", "a150")))
 RINGING = "CONNECTED; phone-hold leg1; phone-call phone2 150; reserved a150; stasis xfer1"
@@ -97,10 +97,7 @@ CASES = [
 
 @pytest.mark.parametrize(("setup", "script", "commands", "phase"), CASES)
 def test_phone_consult(setup: str, script: str, commands: list[str], phase: str) -> None:
-    d = CallDriver(settings=SETTINGS)
-    d.run(setup)
-    assert d.run(script) == commands
-    assert d.phase.name == phase
+    check("plain", setup, script, commands, phase, settings=SETTINGS)
 
 
 def test_a_completed_phone_transfer_writes_the_colleague_as_the_calls_agent() -> None:
@@ -108,7 +105,7 @@ def test_a_completed_phone_transfer_writes_the_colleague_as_the_calls_agent() ->
     d.run(f"{TALKING}; bridged; fresh xfer1; {REFER}; bridged")
     d.run("hangup-req leg1 16; destroyed leg1 16; phone-gone phone2")
     d.run("tick 10; caller-hangup 16; destroyed xfer1 16; caller-destroyed 16")
-    rows = [cmd.row for cmd in d.history if type(cmd).__name__ == "WriteRow"]  # type: ignore[attr-defined]
+    rows = d.rows
     calls = [r for r in rows if isinstance(r, CallRow)]
     assert len(calls) == 1 and calls[0].agent_id == "a150", calls
     legs = [(r.agent_id, r.kind, r.outcome, r.detail) for r in rows if isinstance(r, LegRow)]

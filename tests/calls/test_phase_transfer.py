@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from acd.calls.model import CallSettings
-from tests.calls.driver import CallDriver
+from tests.calls.driver import CallDriver, check
 
 SETTINGS = CallSettings(transfer_queues=(("support", 5, True), ("sales", 0, True)),
                         agent_numbers=(("100", "a100"), ("101", "a101")))
@@ -105,10 +105,7 @@ CASES = [
 @pytest.mark.parametrize(("setup", "script", "commands", "phase"), CASES,
                          ids=[f"{i}-{x[1]}" for i, x in enumerate(CASES)])
 def test_blind_transfer(setup: str, script: str, commands: list[str], phase: str) -> None:
-    d = CallDriver(settings=SETTINGS)
-    d.run(setup)
-    assert d.run(script) == commands
-    assert d.phase.name == phase
+    check("plain", setup, script, commands, phase, settings=SETTINGS)
 
 
 def test_a_transfer_to_a_number_writes_the_call_transferred() -> None:
