@@ -495,6 +495,12 @@ MACROS = {
 }
 
 
+def ended(outcome: str, by: str, cause: int = 16) -> list[str]:
+    """A call's last commands: its caller's row, its own row, forgotten, finished."""
+    return [f"row caller {outcome} {cause}", f"row call {outcome} {by} {cause}", "forget",
+            "finished"]
+
+
 def check(flow: str, setup: str, script: str, commands: list[str], phase: str, *,
           settings: CallSettings | None = None) -> CallDriver:
     """One row of a phase table: after `setup`, `script`'s last event gives

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.calls.driver import check
+from tests.calls.driver import check, ended
 
 CASES = [
     ('plain', 'RINGING; answer leg1',
@@ -49,7 +49,7 @@ CASES = [
      'ENDING'),
     ('plain', 'CONNECTED; caller-hangup 16; destroyed leg1 16',
      'caller-destroyed 16',
-     ['row caller answered 16', 'row call answered caller 16', 'forget', 'finished'],
+     ended('answered', 'caller'),
      'ENDED'),
     ('plain', 'CONNECTED',
      'hangup-req leg1 16',
@@ -63,7 +63,7 @@ CASES = [
      'ENDING'),
     ('plain', 'CONNECTED; destroyed leg1 16',
      'caller-destroyed 32',
-     ['row caller answered 16', 'row call answered agent 16', 'forget', 'finished'],
+     ended('answered', 'agent'),
      'ENDED'),
     ('plain', 'CONNECTED',
      'hangup-req leg1 1 device',
@@ -95,14 +95,13 @@ CASES = [
     ('plain', 'CONNECTED',
      'vanished caller,leg1',
      ['row leg1 answered 16', 'timer reap 60', 'cancel announce:1', 'bridge destroy',
-      'wrapup a100', 'event complete', 'remember ending', 'row caller answered 16',
-      'row call answered unknown 16', 'forget', 'finished'],
+      'wrapup a100', 'event complete', 'remember ending', *ended('answered', 'unknown')],
      'ENDED'),
     ('plain', 'CONNECTED',
      'reap',
      ['hangup leg1', 'row leg1 reaped 16', 'hangup caller', 'timer reap 60', 'cancel announce:1',
       'bridge destroy', 'wrapup a100', 'event complete', 'remember ending',
-      'row caller answered 16', 'row call answered acd 16', 'forget', 'finished'],
+      *ended('answered', 'acd')],
      'ENDED'),
     ('plain', 'CONNECTED',
      'left max_wait',

@@ -12,7 +12,7 @@ from acd.calls import commands as c
 from acd.calls import events as e
 from acd.calls.machine import step
 from acd.calls.phases.monitor import ENDPOINT
-from tests.calls.driver import MACROS, CallDriver, check
+from tests.calls.driver import MACROS, CallDriver, check, ended
 
 # Setups: the supervisor's phone ringing (its leg in Stasis), then answered
 SUP_RINGING = "CONNECTED; smove listen endpoint=PJSIP/super1; mon sup1 stasis"
@@ -162,7 +162,7 @@ CASES = [
      'ENDING'),
     ('plain', 'LISTENING; caller-hangup 16; destroyed leg1 16',
      'caller-destroyed 16',
-     ['row caller answered 16', 'row call answered caller 16', 'forget', 'finished'],
+     ended('answered', 'caller'),
      'ENDED'),
     ('plain', 'LISTENING',
      'hangup-req leg1 16',
