@@ -495,6 +495,13 @@ MACROS = {
 }
 
 
+# A connected call ending, the agent's side: its bridge, a100's wrap-up, the record;
+# when the agent hangs up, the caller is hung up; when the caller does, the agent's leg.
+WRAPUP = ["bridge destroy", "wrapup a100", "event complete", "remember ending"]
+AGENT_ENDS = ["timer reap 60", "hangup caller", *WRAPUP]
+CALLER_ENDS = ["timer reap 60", "cancel announce:1", "hangup leg1", *WRAPUP]
+
+
 def ended(outcome: str, by: str, cause: int = 16) -> list[str]:
     """A call's last commands: its caller's row, its own row, forgotten, finished."""
     return [f"row caller {outcome} {cause}", f"row call {outcome} {by} {cause}", "forget",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.calls.driver import check, ended
+from tests.calls.driver import AGENT_ENDS, CALLER_ENDS, WRAPUP, check, ended
 
 CASES = [
     ('plain', 'RINGING; answer leg1',
@@ -40,8 +40,7 @@ CASES = [
      'QUEUED'),
     ('plain', 'CONNECTED',
      'caller-hangup 16',
-     ['timer reap 60', 'cancel announce:1', 'hangup leg1', 'bridge destroy', 'wrapup a100',
-      'event complete', 'remember ending'],
+     CALLER_ENDS,
      'ENDING'),
     ('plain', 'CONNECTED; caller-hangup 16',
      'destroyed leg1 16',
@@ -53,13 +52,11 @@ CASES = [
      'ENDED'),
     ('plain', 'CONNECTED',
      'hangup-req leg1 16',
-     ['timer reap 60', 'hangup caller', 'bridge destroy', 'wrapup a100', 'event complete',
-      'remember ending'],
+     AGENT_ENDS,
      'ENDING'),
     ('plain', 'CONNECTED',
      'destroyed leg1 16',
-     ['timer reap 60', 'hangup caller', 'bridge destroy', 'wrapup a100', 'event complete',
-      'remember ending', 'row leg1 answered 16', 'remember ending'],
+     [*AGENT_ENDS, 'row leg1 answered 16', 'remember ending'],
      'ENDING'),
     ('plain', 'CONNECTED; destroyed leg1 16',
      'caller-destroyed 32',
@@ -89,18 +86,17 @@ CASES = [
      'CONNECTED'),
     ('plain', 'CONNECTED',
      'vanished leg1',
-     ['row leg1 answered 16', 'timer reap 60', 'hangup caller', 'bridge destroy', 'wrapup a100',
-      'event complete', 'remember ending'],
+     ['row leg1 answered 16', *AGENT_ENDS],
      'ENDING'),
     ('plain', 'CONNECTED',
      'vanished caller,leg1',
-     ['row leg1 answered 16', 'timer reap 60', 'cancel announce:1', 'bridge destroy',
-      'wrapup a100', 'event complete', 'remember ending', *ended('answered', 'unknown')],
+     ['row leg1 answered 16', 'timer reap 60', 'cancel announce:1', *WRAPUP,
+      *ended('answered', 'unknown')],
      'ENDED'),
     ('plain', 'CONNECTED',
      'reap',
      ['hangup leg1', 'row leg1 reaped 16', 'hangup caller', 'timer reap 60', 'cancel announce:1',
-      'bridge destroy', 'wrapup a100', 'event complete', 'remember ending',
+      *WRAPUP,
       *ended('answered', 'acd')],
      'ENDED'),
     ('plain', 'CONNECTED',

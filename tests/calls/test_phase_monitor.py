@@ -12,7 +12,7 @@ from acd.calls import commands as c
 from acd.calls import events as e
 from acd.calls.machine import step
 from acd.calls.phases.monitor import ENDPOINT
-from tests.calls.driver import MACROS, CallDriver, check, ended
+from tests.calls.driver import AGENT_ENDS, CALLER_ENDS, MACROS, CallDriver, check, ended
 
 # Setups: the supervisor's phone ringing (its leg in Stasis), then answered
 SUP_RINGING = "CONNECTED; smove listen endpoint=PJSIP/super1; mon sup1 stasis"
@@ -24,9 +24,6 @@ SUP_DONE = "row sup1 answered 16 {'modes': ['listen'], 'supervisor': 'sup'}"
 TORN_DOWN = ['cancel monitor:sup1', 'hangup snoop1.1', SNOOP_DONE, 'hangup sup1', SUP_DONE,
              'bridge destroy mon1', 'event monitor_end listen']
 SUP_LEFT = [x for x in TORN_DOWN if x != 'hangup sup1']  # its leg already gone
-# The call then ends as any connected call does (the agent's hang-up skips the announce)
-WRAPUP = ['bridge destroy', 'wrapup a100', 'event complete', 'remember ending']
-CALL_ENDS = ['timer reap 60', 'cancel announce:1', 'hangup leg1', *WRAPUP]
 
 
 def sup_failed(row: str, error: str, *, hangup: bool = True) -> list[str]:
@@ -158,7 +155,7 @@ CASES = [
      'CONNECTED'),
     ('plain', 'LISTENING',
      'caller-hangup 16',
-     [*TORN_DOWN, *CALL_ENDS],
+     [*TORN_DOWN, *CALLER_ENDS],
      'ENDING'),
     ('plain', 'LISTENING; caller-hangup 16; destroyed leg1 16',
      'caller-destroyed 16',
@@ -166,12 +163,12 @@ CASES = [
      'ENDED'),
     ('plain', 'LISTENING',
      'hangup-req leg1 16',
-     [*TORN_DOWN, 'timer reap 60', 'hangup caller', *WRAPUP],
+     [*TORN_DOWN, *AGENT_ENDS],
      'ENDING'),
     ('plain', 'LISTENING; smove whisper',
      'caller-hangup 16',
      ['cancel monitor:sup1', 'hangup snoop1.2', *TORN_DOWN[1:], 'reply no call_ended',
-      *CALL_ENDS],
+      *CALLER_ENDS],
      'ENDING'),
     ('plain', 'LISTENING',
      'mon snoop1.1 gone',
@@ -179,7 +176,7 @@ CASES = [
      'CONNECTED'),
     ('plain', SUP_RINGING,
      'caller-hangup 16',
-     [*sup_failed('cancelled 16', 'call_ended'), *CALL_ENDS],
+     [*sup_failed('cancelled 16', 'call_ended'), *CALLER_ENDS],
      'ENDING'),
     # Events lost (a gap in the events): what reconciliation finds gone ends what it carried
     ('plain', 'LISTENING',
