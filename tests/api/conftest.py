@@ -61,9 +61,15 @@ async def api_over(h: Harness) -> AsyncIterator[Api]:
         await client.close()
 
 
+async def api_with(settings: Any) -> AsyncIterator[Api]:
+    """acd running on `settings` (tests.e2e.conftest.e2e_settings), its API over it."""
+    async with running_harness(settings) as h:
+        async for a in api_over(h):
+            yield a
+
+
 @pytest.fixture
 async def api(redis_prefix: str, redis_client: Any, pg_dsn: str,
               tmp_path: Path) -> AsyncIterator[Api]:
-    async with running_harness(e2e_settings(redis_prefix, pg_dsn, tmp_path)) as h:
-        async for a in api_over(h):
-            yield a
+    async for a in api_with(e2e_settings(redis_prefix, pg_dsn, tmp_path)):
+        yield a

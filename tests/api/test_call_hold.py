@@ -16,9 +16,9 @@ import pytest
 
 from acd.ari.errors import AriError
 from acd.reports import kpi
-from tests.api.conftest import Api, api_over
+from tests.api.conftest import Api, api_with
 from tests.api.test_desk_api import QUEUES
-from tests.e2e.conftest import e2e_settings, running_harness
+from tests.e2e.conftest import e2e_settings
 
 CALLER = "+15550888"
 HOLD = "/api/desk/agents/a1/call/hold"
@@ -29,10 +29,8 @@ MOVES = "/api/desk/agents/a1/call/moves"
 @pytest.fixture
 async def desk(redis_prefix: str, redis_client: Any, pg_dsn: str,
                tmp_path: Path) -> AsyncIterator[Api]:
-    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path, queues=QUEUES)
-    async with running_harness(settings) as h:
-        async for a in api_over(h):
-            yield a
+    async for a in api_with(e2e_settings(redis_prefix, pg_dsn, tmp_path, queues=QUEUES)):
+        yield a
 
 
 async def connect(api: Api) -> tuple[str, str]:

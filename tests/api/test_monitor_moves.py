@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api, api_over
+from tests.api.conftest import Api, api_with
 from tests.api.test_desk_api import QUEUES
-from tests.e2e.conftest import e2e_settings, running_harness
+from tests.e2e.conftest import e2e_settings
 
 CALLER = "+15550888"
 SUPER_PHONE = "PJSIP/super1"
@@ -24,11 +24,9 @@ SUPER_PHONE = "PJSIP/super1"
 @pytest.fixture
 async def desk(redis_prefix: str, redis_client: Any, pg_dsn: str,
                tmp_path: Path) -> AsyncIterator[Api]:
-    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path, queues=QUEUES)
-    async with running_harness(settings) as h:
-        h.sim.set_endpoint("PJSIP", "super1", "answer", answer_after=0.5)
-        async for a in api_over(h):
-            yield a
+    async for a in api_with(e2e_settings(redis_prefix, pg_dsn, tmp_path, queues=QUEUES)):
+        a.h.sim.set_endpoint("PJSIP", "super1", "answer", answer_after=0.5)
+        yield a
 
 
 class Scene:

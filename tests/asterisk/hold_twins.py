@@ -16,11 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from acd.clock import Clock
-from acd.sim.server import Simulator
 from tests.asterisk.acd_runner import AcdRun, acd_settings, running_acd
+from tests.asterisk.sim_twin import fresh_simulator, settled
 
-SPEED = 5.0
 Move = tuple[str, float | None]
 
 
@@ -50,15 +48,12 @@ HOLD_TWINS: dict[str, HoldTwin] = {
 
 async def run_hold_twin(twin: HoldTwin, redis_prefix: str, pg_dsn: str, tmp: Path,
                         monkeypatch: pytest.MonkeyPatch) -> AcdRun:
-    clock = Clock(SPEED)
-    sim = Simulator(clock, user="acd", password="acd")
-    port = await sim.start("127.0.0.1", 0)
-    try:
+    async with fresh_simulator() as (clock, sim, url):
         tech, _, resource = twin.endpoint.partition("/")
         sim.set_endpoint(tech, resource, "answer", answer_after=0.3,
                          hangup_after=twin.hangup_after)
-        settings = acd_settings(f"http://127.0.0.1:{port}", "acd", "acd", redis_prefix,
-                                pg_dsn, tmp, endpoints=(twin.endpoint, "PJSIP/agent101"))
+        settings = acd_settings(url, "acd", "acd", redis_prefix, pg_dsn, tmp,
+                                endpoints=(twin.endpoint, "PJSIP/agent101"))
         async with running_acd(settings, monkeypatch, clock=clock, simulator=sim) as run:
             app = run.app
             assert app.agents is not None and app.calls is not None
@@ -80,17 +75,5 @@ async def run_hold_twin(twin: HoldTwin, redis_prefix: str, pg_dsn: str, tmp: Pat
             await run.finished(timeout=30)
             await run.wait_agent("a1", "available")
             await run.assert_acd_clean()
-
-            def sim_empty() -> bool:
-                return sim.channels == 0 and sim.bridges == 0
-            await run.wait_for(sim_empty, "the simulator to have no channels and no bridges")
-            stream, phones = app.stream, app.phone_stream
-            assert stream is not None and phones is not None
-
-            def all_read() -> bool:
-                return stream.events_received + phones.events_received >= sim.hub.events_sent
-            await run.wait_for(all_read, "acd to read every event the simulator sent")
-            await stream.drain()
+            await settled(run, sim)
         return run
-    finally:
-        await sim.stop()

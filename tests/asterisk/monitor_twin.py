@@ -20,14 +20,12 @@ from typing import Any
 
 import pytest
 
-from acd.clock import Clock
-from acd.sim.server import Simulator
 from tests.asterisk import sequences as seq
 from tests.asterisk.acd_runner import AcdRun, acd_settings, running_acd
 from tests.asterisk.ari_probe import AriProbe
 from tests.asterisk.conftest import TRACES
+from tests.asterisk.sim_twin import fresh_simulator, settled
 
-SPEED = 5.0
 SUPERVISOR = "PJSIP/agent102"  # the supervisor's own phone: a SIPp phone that answers
 BUSY_SUPERVISOR = "PJSIP/agent290"  # one that answers 486 Busy
 CALLER_HOLD = 12.0  # s the SIPp caller talks after its key, then hangs up
@@ -111,13 +109,9 @@ async def play(run: AcdRun, ari: AriProbe, steps: tuple[Step, ...]) -> list[Any]
 async def run_on_simulator(scenario: str, redis_prefix: str, pg_dsn: str, tmp: Path,
                            monkeypatch: pytest.MonkeyPatch) -> AcdRun:
     """The scenario on a fresh simulator: the same phones, the same moves."""
-    clock = Clock(SPEED)
-    sim = Simulator(clock, user="acd", password="acd")
-    port = await sim.start("127.0.0.1", 0)
-    try:
+    async with fresh_simulator() as (clock, sim, url):
         sim.set_endpoint("PJSIP", "agent100", "answer", answer_after=0.5)
         sim.set_endpoint("PJSIP", "agent102", "answer", answer_after=0.5)
-        url = f"http://127.0.0.1:{port}"
         settings = acd_settings(url, "acd", "acd", redis_prefix, pg_dsn, tmp)
         async with running_acd(settings, monkeypatch, clock=clock, simulator=sim) as run, \
                 AriProbe(url, "acd", "acd") as ari:
@@ -127,15 +121,5 @@ async def run_on_simulator(scenario: str, redis_prefix: str, pg_dsn: str, tmp: P
             await play(run, ari, SCENARIOS[scenario])
             sim.remote_hangup(ch)
             await run.finished()
-            await run.wait_for(lambda: sim.channels == 0 and sim.bridges == 0,
-                               "the simulator to have no channels and no bridges")
-            stream = run.app.stream
-            phones = run.app.phone_stream
-            assert stream is not None and phones is not None
-            await run.wait_for(
-                lambda: stream.events_received + phones.events_received
-                >= sim.hub.events_sent, "acd to read every event the simulator sent")
-            await stream.drain()
+            await settled(run, sim)
         return run
-    finally:
-        await sim.stop()

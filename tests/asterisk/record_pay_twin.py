@@ -16,17 +16,15 @@ from typing import Any
 import pytest
 
 from acd.api.demo import DemoServer
-from acd.clock import Clock
 from acd.config import Settings
-from acd.sim.server import Simulator
 from tests.asterisk.acd_runner import AcdRun, acd_settings, running_acd
 from tests.asterisk.conftest import TRACES
+from tests.asterisk.sim_twin import fresh_simulator, settled
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "ivr_flows"
 CARD = "4111111111111111"
 EXPIRY = "1228"
 KEY_GAP = 0.3  # seconds between two keys of one string (dtmf_pcap.DtmfSource.write)
-SPEED = 5.0
 FLOW = """\
 name: kit_sales
 numbers: ["100"]
@@ -105,18 +103,14 @@ async def demo_server() -> AsyncIterator[DemoServer]:
 async def run_on_simulator(scenario: str, redis_prefix: str, pg_dsn: str, tmp: Path,
                            monkeypatch: pytest.MonkeyPatch) -> AcdRun:
     """`scenario` ("recording" or "payment") played on a fresh simulator."""
-    clock = Clock(SPEED)
-    sim = Simulator(clock, user="acd", password="acd")
-    port = await sim.start("127.0.0.1", 0)
-    try:
+    async with fresh_simulator() as (clock, sim, url):
         # The shipped prompts' lengths (config/asterisk/make-prompts.sh): the expiry's
         # prompt is still playing when its first key comes.
         sim.sounds.update({"acd-enter-card-number": 3.93, "acd-enter-expiry": 5.07,
                            "acd-payment-accepted": 3.43})
         sim.set_endpoint("PJSIP", "agent100", "answer", answer_after=0.5)
         async with demo_server() as demo:
-            s = settings(f"http://127.0.0.1:{port}", "acd", "acd", redis_prefix, pg_dsn, tmp,
-                         demo, monkeypatch)
+            s = settings(url, "acd", "acd", redis_prefix, pg_dsn, tmp, demo, monkeypatch)
             async with running_acd(s, monkeypatch, clock=clock, simulator=sim) as run:
                 if scenario == "recording":
                     sim.place_call("+15551", "100", caller_name="Caller",
@@ -132,13 +126,5 @@ async def run_on_simulator(scenario: str, redis_prefix: str, pg_dsn: str, tmp: P
                     await run.wait_for(lambda: paid(run), "the payment's result", 20)
                 await run.finished()
                 await run.wait_agent("a1", "available")
-
-                def sim_empty() -> bool:
-                    return sim.channels == 0 and sim.bridges == 0
-                await run.wait_for(sim_empty, "the simulator to have no channels or bridges")
-                stream = run.app.stream
-                assert stream is not None
-                await stream.drain()
+                await settled(run, sim)
             return run
-    finally:
-        await sim.stop()

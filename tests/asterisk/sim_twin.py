@@ -13,6 +13,8 @@ the simulator is held to them without an Asterisk.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,31 @@ from tests.asterisk.acd_runner import DEFAULT_ENDPOINTS, AcdRun, acd_settings, r
 from tests.asterisk.conftest import TRACES
 
 SPEED = 5.0     # fast, yet timer jitter stays far below the gaps between events
+
+
+@asynccontextmanager
+async def fresh_simulator() -> AsyncIterator[tuple[Clock, Simulator, str]]:
+    """A simulator on its own clock (SPEED), on a free port: (clock, simulator, its URL)."""
+    clock = Clock(SPEED)
+    sim = Simulator(clock, user="acd", password="acd")
+    port = await sim.start("127.0.0.1", 0)
+    try:
+        yield clock, sim, f"http://127.0.0.1:{port}"
+    finally:
+        await sim.stop()
+
+
+async def settled(run: AcdRun, sim: Simulator) -> None:
+    """The twin is over: the simulator holds no channel and no bridge, acd has read every
+    event it sent (the calls' app and the phones' app, device states) and handled them."""
+    await run.wait_for(lambda: sim.channels == 0 and sim.bridges == 0,
+                       "the simulator to have no channels and no bridges")
+    stream, phones = run.app.stream, run.app.phone_stream
+    assert stream is not None and phones is not None
+    await run.wait_for(
+        lambda: stream.events_received + phones.events_received >= sim.hub.events_sent,
+        "acd to read every event the simulator sent")
+    await stream.drain()
 
 
 def trace_path(scenario: str) -> Path:
@@ -98,17 +125,13 @@ TWINS: dict[str, Twin] = {
 async def run_twin(twin: Twin, redis_prefix: str, pg_dsn: str, tmp: Path,
                    monkeypatch: pytest.MonkeyPatch) -> AcdRun:
     """Play `twin` on a fresh simulator with acd attached; the run once all is over."""
-    clock = Clock(SPEED)
-    sim = Simulator(clock, user="acd", password="acd")
-    port = await sim.start("127.0.0.1", 0)
-    try:
+    async with fresh_simulator() as (clock, sim, url):
         for phone in twin.phones:
             tech, _, resource = phone.endpoint.partition("/")
             sim.set_endpoint(tech, resource, phone.behaviour, answer_after=phone.answer_after,
                              hangup_after=phone.hangup_after)
-        settings = acd_settings(f"http://127.0.0.1:{port}", "acd", "acd", redis_prefix,
-                                pg_dsn, tmp, endpoints=twin.endpoints,
-                                ring_timeout=twin.ring_timeout)
+        settings = acd_settings(url, "acd", "acd", redis_prefix, pg_dsn, tmp,
+                                endpoints=twin.endpoints, ring_timeout=twin.ring_timeout)
         async with running_acd(settings, monkeypatch, clock=clock, simulator=sim) as run:
             assert run.app.agents is not None
             for agent, reason in twin.breaks:
@@ -123,17 +146,5 @@ async def run_twin(twin: Twin, redis_prefix: str, pg_dsn: str, tmp: Path,
             for agent in twin.available:
                 await run.wait_agent(agent, "available")
             await run.assert_acd_clean()
-
-            def sim_empty() -> bool:
-                return sim.channels == 0 and sim.bridges == 0
-            await run.wait_for(sim_empty, "the simulator to have no channels and no bridges")
-            stream, phones = run.app.stream, run.app.phone_stream
-            assert stream is not None and phones is not None
-
-            def all_read() -> bool:  # the calls' app and the phones' app (device states)
-                return stream.events_received + phones.events_received >= sim.hub.events_sent
-            await run.wait_for(all_read, "acd to read every event the simulator sent")
-            await stream.drain()
+            await settled(run, sim)
         return run
-    finally:
-        await sim.stop()

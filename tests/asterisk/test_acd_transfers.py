@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -24,7 +25,7 @@ from tests.asterisk.ari_probe import AriProbe
 from tests.asterisk.conftest import AgentsFactory, CallerFactory
 from tests.asterisk.harness import SOFTPHONE_IP, AsteriskInstance, free_port, free_udp_pair
 from tests.asterisk.sequences import differences, load_trace, sequences
-from tests.asterisk.sip_phone import SipPhone
+from tests.asterisk.sip_phone import Dialog, SipPhone
 from tests.asterisk.sipp import SIP_TEST, Sipp, _set_timeout, phone_call
 from tests.asterisk.test_acd_scenarios import PRESS_SALES, Starter, acd, assert_hygiene
 from tests.asterisk.transfer_twins import run_on_simulator, trace_path
@@ -90,6 +91,18 @@ async def ask(h: AcdRun, call_id: str, move: str, **args: Any) -> dict[str, Any]
     return dict(reply.data)
 
 
+async def transferred_to_a2(h: AcdRun, call_id: str) -> None:
+    """The call a1 took ended with a2 (the transfer's leg answered): its legs, its
+    agent; a2 available again; nothing left in acd."""
+    legs = await h.legs(call_id)
+    assert [(x["kind"], x["agent_id"], x["outcome"]) for x in legs] == [
+        ("caller", "a2", "answered"), ("agent", "a1", "answered"),
+        ("transfer", "a2", "answered")]
+    assert (await h.call(call_id))["agent_id"] == "a2"
+    await h.wait_agent("a2", "available")
+    await h.assert_acd_clean()
+
+
 async def test_blind_transfer_to_another_agent(
         asterisk: AsteriskInstance, rest: AriProbe, acd: Starter,
         sipp_caller: CallerFactory, sipp_agents: AgentsFactory,
@@ -107,13 +120,7 @@ async def test_blind_transfer_to_another_agent(
         assert await h.queue_events(call_id) == [
             ("enter", None), ("offer", "a1"), ("connect", "a1"), ("transfer", "a1"),
             ("complete", "a1"), ("connect", "a2"), ("complete", "a2")]
-        legs = await h.legs(call_id)
-        assert [(x["kind"], x["agent_id"], x["outcome"]) for x in legs] == [
-            ("caller", "a2", "answered"), ("agent", "a1", "answered"),
-            ("transfer", "a2", "answered")]
-        assert (await h.call(call_id))["agent_id"] == "a2"
-        await h.wait_agent("a2", "available")
-        await h.assert_acd_clean()
+        await transferred_to_a2(h, call_id)
     await assert_hygiene(asterisk, rest, phones)
     await same_on_simulator(h)
 
@@ -148,6 +155,43 @@ async def test_attended_transfer(asterisk: AsteriskInstance, rest: AriProbe, acd
         await h.assert_acd_clean()
     await assert_hygiene(asterisk, rest, phones)
     await same_on_simulator(h)
+
+
+class PhoneConsult(NamedTuple):
+    h: AcdRun
+    phone: SipPhone
+    call: Sipp  # the SIPp caller
+    call_id: str
+    first: Dialog  # the phone's acd call
+    second: Dialog  # its own call to 101, acd's consult
+
+
+@asynccontextmanager
+async def phone_consulting(asterisk: AsteriskInstance, rest: AriProbe, acd: Starter,
+                           sipp_caller: CallerFactory, sipp_agents: AgentsFactory,
+                           hold: float) -> AsyncIterator[PhoneConsult]:
+    """a1's phone (sip_phone.SipPhone as agent285) takes the call and dials 101 itself:
+    a2 rung by acd and bridged with that second call, the caller with a1. After the body
+    (acd stopped): hygiene, then the phone closed."""
+    phones = sipp_agents(ring=0.5, behaviours=("answer",))
+    port = free_port(SOFTPHONE_IP, socket.SOCK_DGRAM)
+    phone = await SipPhone(SOFTPHONE_IP, port, "agent285", asterisk.agent_password("agent285"),
+                           (asterisk.sip_host, asterisk.sip_port)).start()
+    try:
+        async with acd(endpoints=(f"PJSIP/agent285/sip:agent285@{SOFTPHONE_IP}:{port}",
+                                  "PJSIP/agent101")) as h:
+            call, call_id = await on_call_with_a1(h, sipp_caller, hold=hold)
+            first = await asyncio.wait_for(phone.incoming.get(), 10)
+            second = await phone.call("101")
+            # The phone heard a2 ringing before they answered (acd's Ringback).
+            assert f"< SIP/2.0 180 Ringing ({second.call_id[:12]})" in phone.log, phone.log
+            await h.wait_agent("a2", "on_call", timeout=20)
+            await wait_bridged(rest, [["PJSIP/agent101", "PJSIP/agent285"],
+                                      ["PJSIP/agent285", "PJSIP/caller"]])
+            yield PhoneConsult(h, phone, call, call_id, first, second)
+        await assert_hygiene(asterisk, rest, phones)
+    finally:
+        phone.close()
 
 
 def refer_phone(workdir: Path, refer_to: str) -> tuple[Sipp, str]:
@@ -206,55 +250,34 @@ async def test_an_attended_refer_from_the_agent_phone(
     by acd, bridged with its second call) and presses transfer: a REFER on acd's leg
     replacing the second call. acd completes it: NOTIFY 200 to the phone, the caller
     with a2, a1 to wrap-up; the phone hangs its first call up, acd the second."""
-    phones = sipp_agents(ring=0.5, behaviours=("answer",))
-    port = free_port(SOFTPHONE_IP, socket.SOCK_DGRAM)
-    phone = await SipPhone(SOFTPHONE_IP, port, "agent285", asterisk.agent_password("agent285"),
-                           (asterisk.sip_host, asterisk.sip_port)).start()
-    try:
-        async with acd(endpoints=(f"PJSIP/agent285/sip:agent285@{SOFTPHONE_IP}:{port}",
-                                  "PJSIP/agent101")) as h:
-            call, call_id = await on_call_with_a1(h, sipp_caller, hold=15.0)
-            first = await asyncio.wait_for(phone.incoming.get(), 10)
-            second = await phone.call("101")
-            # The phone heard a2 ringing before they answered (acd's Ringback).
-            assert f"< SIP/2.0 180 Ringing ({second.call_id[:12]})" in phone.log, phone.log
-            await h.wait_agent("a2", "on_call", timeout=20)
-            await wait_bridged(rest, [["PJSIP/agent101", "PJSIP/agent285"],
-                                      ["PJSIP/agent285", "PJSIP/caller"]])
-            assert (await phone.refer_replacing(first, "101", second)).status == 202
-            await h.wait_for(lambda: any("terminated" in s for _, s in phone.notifies),
-                             "the last NOTIFY", timeout=10)
-            assert [status for status, _ in phone.notifies][-1] == "200", phone.notifies
-            assert (await phone.bye(first)).status == 200  # as a phone does once told
-            await wait_bridged(rest, [["PJSIP/agent101", "PJSIP/caller"]])
-            await asyncio.wait_for(second.ended.wait(), 10)
-            assert second.ended_by == "them", phone.log  # acd let the second call go
-            await h.wait_agent("a1", "wrap_up")
-            assert await h.agent_state("a2") == "on_call"
-            await h.wait_agent("a1", "available")
-            result = await call.wait(timeout=30)  # the caller hangs up, talking to a2
-            assert result.ok, result
-            assert await h.finished() == call_id
-            events = await h.queue_events(call_id)
-            assert [x for x in events if x[0] in ("consult", "consult_end", "transfer",
-                                                  "connect")] == [
-                ("connect", "a1"), ("consult", "a1"), ("transfer", "a1"),
-                ("consult_end", "a1"), ("connect", "a2")], events
-            (detail,) = await h.pg.fetch("SELECT detail FROM queue_events WHERE "
-                                         "call_id=$1 AND event='transfer'", call_id)
-            assert '"mode": "attended"' in str(detail["detail"]), detail
-            assert '"via": "phone"' in str(detail["detail"]), detail
-            legs = await h.legs(call_id)
-            assert [(x["kind"], x["agent_id"], x["outcome"]) for x in legs] == [
-                ("caller", "a2", "answered"), ("agent", "a1", "answered"),
-                ("transfer", "a2", "answered")]
-            assert (await h.call(call_id))["agent_id"] == "a2"
-            await h.wait_agent("a2", "available")
-            await h.assert_acd_clean()
-        await assert_hygiene(asterisk, rest, phones)
-        assert all(d.ended.is_set() for d in phone.dialogs.values()), phone.log
-    finally:
-        phone.close()
+    async with phone_consulting(asterisk, rest, acd, sipp_caller, sipp_agents,
+                                hold=15.0) as pc:
+        h, phone, call, call_id, first, second = pc
+        assert (await phone.refer_replacing(first, "101", second)).status == 202
+        await h.wait_for(lambda: any("terminated" in s for _, s in phone.notifies),
+                         "the last NOTIFY", timeout=10)
+        assert [status for status, _ in phone.notifies][-1] == "200", phone.notifies
+        assert (await phone.bye(first)).status == 200  # as a phone does once told
+        await wait_bridged(rest, [["PJSIP/agent101", "PJSIP/caller"]])
+        await asyncio.wait_for(second.ended.wait(), 10)
+        assert second.ended_by == "them", phone.log  # acd let the second call go
+        await h.wait_agent("a1", "wrap_up")
+        assert await h.agent_state("a2") == "on_call"
+        await h.wait_agent("a1", "available")
+        result = await call.wait(timeout=30)  # the caller hangs up, talking to a2
+        assert result.ok, result
+        assert await h.finished() == call_id
+        events = await h.queue_events(call_id)
+        assert [x for x in events if x[0] in ("consult", "consult_end", "transfer",
+                                              "connect")] == [
+            ("connect", "a1"), ("consult", "a1"), ("transfer", "a1"),
+            ("consult_end", "a1"), ("connect", "a2")], events
+        (detail,) = await h.pg.fetch("SELECT detail FROM queue_events WHERE "
+                                     "call_id=$1 AND event='transfer'", call_id)
+        assert '"mode": "attended"' in str(detail["detail"]), detail
+        assert '"via": "phone"' in str(detail["detail"]), detail
+        await transferred_to_a2(h, call_id)
+    assert all(d.ended.is_set() for d in phone.dialogs.values()), phone.log
     await same_on_simulator(h)
 
 
@@ -265,34 +288,21 @@ async def test_the_agent_phone_hangs_its_consult_call_up(
     """The phone's own BYE on its second call (no REFER): the consult ends at once, a2
     wraps up, the caller is back with a1 (docs/call-control.md: SIPp's BYE there left
     the channel up for seconds)."""
-    phones = sipp_agents(ring=0.5, behaviours=("answer",))
-    port = free_port(SOFTPHONE_IP, socket.SOCK_DGRAM)
-    phone = await SipPhone(SOFTPHONE_IP, port, "agent285", asterisk.agent_password("agent285"),
-                           (asterisk.sip_host, asterisk.sip_port)).start()
-    try:
-        async with acd(endpoints=(f"PJSIP/agent285/sip:agent285@{SOFTPHONE_IP}:{port}",
-                                  "PJSIP/agent101")) as h:
-            call, call_id = await on_call_with_a1(h, sipp_caller, hold=12.0)
-            first = await asyncio.wait_for(phone.incoming.get(), 10)
-            second = await phone.call("101")
-            await h.wait_agent("a2", "on_call", timeout=20)
-            await wait_bridged(rest, [["PJSIP/agent101", "PJSIP/agent285"],
-                                      ["PJSIP/agent285", "PJSIP/caller"]])
-            assert (await phone.bye(second)).status == 200
-            await wait_bridged(rest, [["PJSIP/agent285", "PJSIP/caller"]], timeout=2)
-            await h.wait_agent("a2", "wrap_up", timeout=2)
-            assert await h.agent_state("a1") == "on_call"
-            await asyncio.wait_for(first.ended.wait(), 20)  # the caller hangs up
-            assert first.ended_by == "them", phone.log
-            assert (await call.wait(timeout=20)).ok
-            assert await h.finished() == call_id
-            events = await h.queue_events(call_id)
-            assert ("consult_end", "a1") in events and ("transfer", "a1") not in events
-            assert (await h.call(call_id))["agent_id"] == "a1"
-            await h.assert_acd_clean()
-        await assert_hygiene(asterisk, rest, phones)
-    finally:
-        phone.close()
+    async with phone_consulting(asterisk, rest, acd, sipp_caller, sipp_agents,
+                                hold=12.0) as pc:
+        h, phone, call, call_id, first, second = pc
+        assert (await phone.bye(second)).status == 200
+        await wait_bridged(rest, [["PJSIP/agent285", "PJSIP/caller"]], timeout=2)
+        await h.wait_agent("a2", "wrap_up", timeout=2)
+        assert await h.agent_state("a1") == "on_call"
+        await asyncio.wait_for(first.ended.wait(), 20)  # the caller hangs up
+        assert first.ended_by == "them", phone.log
+        assert (await call.wait(timeout=20)).ok
+        assert await h.finished() == call_id
+        events = await h.queue_events(call_id)
+        assert ("consult_end", "a1") in events and ("transfer", "a1") not in events
+        assert (await h.call(call_id))["agent_id"] == "a1"
+        await h.assert_acd_clean()
     await same_on_simulator(h)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import pytest
 
@@ -35,7 +34,14 @@ from tests.asterisk.conftest import CallerFactory
 from tests.asterisk.harness import AsteriskInstance
 from tests.asterisk.test_acd_scenarios import PRESS_SALES, Starter, assert_hygiene
 from tests.asterisk.test_acd_scenarios import acd as acd  # a fixture
-from tests.asterisk.test_call_control import Real, _rms_per_slice, compare_or_keep, settled
+from tests.asterisk.test_call_control import (
+    Real,
+    _rms_per_slice,
+    compare_or_keep,
+    hear,
+    settled,
+    stop_hearing,
+)
 from tests.asterisk.test_call_control import real as real  # a fixture
 from tests.asterisk.test_control_hold import _unsteadiness, listen, stop_listening
 from tests.asterisk.test_control_hold import ears as ears  # a fixture
@@ -63,17 +69,10 @@ async def test_a_prompt_over_music_on_hold(asterisk: AsteriskInstance, ari_probe
     await ari_probe.connect()
     s = cs.Script(real)
     caller = await s.answered_caller(hangs_up_after=40.0)
-    spy = await s.ok("POST", f"/channels/{caller}/snoop", 200, spy="out", app="acd",
-                     appArgs="snoop")
-    snoop = s.name(str(spy["id"]), "snoop")
-    await s.d.wait_event(cs.of("StasisStart", snoop))
-    name = f"announce-{uuid.uuid4()}"
-    await s.ok("POST", f"/channels/{snoop}/record", 201, name=name, format="wav")
-    await s.d.wait_event(cs.of("RecordingStarted"))
+    snoop, name = await hear(s, caller, "announce")
     ears = Recorded()
     await prompt_over_moh(s, caller, ears, asyncio.sleep)
-    await s.ok("POST", f"/recordings/live/{name}/stop")
-    await s.d.wait_event(cs.of("RecordingFinished"))
+    await stop_hearing(s, name)
     await s.hangup(snoop, caller)
     await settled(ari_probe)
 

@@ -302,6 +302,24 @@ def _rms_per_slice(path: Path, slices: list[tuple[float, float]]) -> list[float]
     return out
 
 
+async def hear(s: cs.Script, caller: str, prefix: str) -> tuple[str, str]:
+    """Record what reaches `caller`'s phone (a snoop spy=out, in the script's trace):
+    (the snoop channel, the recording's name)."""
+    spy = await s.ok("POST", f"/channels/{caller}/snoop", 200, spy="out", app="acd",
+                     appArgs="snoop")
+    snoop = s.name(str(spy["id"]), "snoop")
+    await s.d.wait_event(cs.of("StasisStart", snoop))
+    name = f"{prefix}-{uuid.uuid4()}"
+    await s.ok("POST", f"/channels/{snoop}/record", 201, name=name, format="wav")
+    await s.d.wait_event(cs.of("RecordingStarted"))
+    return snoop, name
+
+
+async def stop_hearing(s: cs.Script, name: str) -> None:
+    await s.ok("POST", f"/recordings/live/{name}/stop")
+    await s.d.wait_event(cs.of("RecordingFinished"))
+
+
 async def test_what_the_caller_hears_on_hold(
         asterisk: AsteriskInstance, ari_probe: AriProbe, real: Real,
         sipp_agents: AgentsFactory) -> None:
@@ -316,13 +334,7 @@ async def test_what_the_caller_hears_on_hold(
     agent = await s.leg("PJSIP/agent101", "agent", originator=caller)
     bridge = await s.bridge("bridge", caller, agent)
     await asyncio.sleep(5.5)          # both SIPp pcaps (4.7 s of audio) are over
-    spy = await s.ok("POST", f"/channels/{caller}/snoop", 200, spy="out", app="acd",
-                     appArgs="snoop")
-    snoop = s.name(str(spy["id"]), "snoop")
-    await s.d.wait_event(cs.of("StasisStart", snoop))
-    name = f"hears-{uuid.uuid4()}"
-    await s.ok("POST", f"/channels/{snoop}/record", 201, name=name, format="wav")
-    await s.d.wait_event(cs.of("RecordingStarted"))
+    snoop, name = await hear(s, caller, "hears")
     t0 = time.monotonic()
     marks: dict[str, tuple[float, float]] = {}
 
@@ -351,8 +363,7 @@ async def test_what_the_caller_hears_on_hold(
     marks["holding_bridge"] = (a + 0.3, time.monotonic() - t0 - 0.1)
     await s.ok("POST", f"/bridges/{bridge}/addChannel", channel=caller)
     await asyncio.sleep(0.5)
-    await s.ok("POST", f"/recordings/live/{name}/stop")
-    await s.d.wait_event(cs.of("RecordingFinished"))
+    await stop_hearing(s, name)
     await s.hangup(snoop, agent, caller)
     await s.drop_bridge(bridge)
     await s.ok("DELETE", f"/bridges/{hid}")
@@ -381,20 +392,13 @@ async def test_the_caller_hears_music_when_the_agent_phone_holds(
     caller = await s.answered_caller()
     agent = await s.leg(endpoint, "agent", originator=caller)
     bridge = await s.bridge("bridge", caller, agent)
-    spy = await s.ok("POST", f"/channels/{caller}/snoop", 200, spy="out", app="acd",
-                     appArgs="snoop")
-    snoop = s.name(str(spy["id"]), "snoop")
-    await s.d.wait_event(cs.of("StasisStart", snoop))
-    name = f"hears-{uuid.uuid4()}"
-    await s.ok("POST", f"/channels/{snoop}/record", 201, name=name, format="wav")
-    await s.d.wait_event(cs.of("RecordingStarted"))
+    snoop, name = await hear(s, caller, "hears")
     t0 = time.monotonic()
     await s.d.wait_event(cs.of("ChannelHold", agent), timeout=15)
     held = time.monotonic() - t0
     await s.d.wait_event(cs.of("ChannelUnhold", agent), timeout=15)
     unheld = time.monotonic() - t0
-    await s.ok("POST", f"/recordings/live/{name}/stop")
-    await s.d.wait_event(cs.of("RecordingFinished"))
+    await stop_hearing(s, name)
     await s.d.phone_event("hung-up")
     await s.hangup(snoop, caller)
     await s.drop_bridge(bridge)

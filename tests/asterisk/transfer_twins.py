@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from acd.clock import Clock
 from acd.sim.server import Simulator
 from tests.asterisk.acd_runner import DEFAULT_ENDPOINTS, AcdRun, acd_settings, running_acd
 from tests.asterisk.conftest import TRACES
+from tests.asterisk.sim_twin import fresh_simulator, settled
 
-SPEED = 5.0
 Drive = Callable[[AcdRun, Simulator, str, str], Awaitable[None]]
 
 
@@ -132,15 +131,12 @@ SCENARIOS: dict[str, tuple[Drive, tuple[str, str]]] = {
 async def run_on_simulator(scenario: str, redis_prefix: str, pg_dsn: str, tmp: Path,
                            monkeypatch: pytest.MonkeyPatch) -> AcdRun:
     drive, endpoints = SCENARIOS[scenario]
-    clock = Clock(SPEED)
-    sim = Simulator(clock, user="acd", password="acd")
-    port = await sim.start("127.0.0.1", 0)
-    try:
+    async with fresh_simulator() as (clock, sim, url):
         for endpoint in endpoints:
             tech, _, resource = endpoint.partition("/")
             sim.set_endpoint(tech, resource, "answer", answer_after=0.5)
-        settings = acd_settings(f"http://127.0.0.1:{port}", "acd", "acd", redis_prefix,
-                                pg_dsn, tmp, endpoints=endpoints)
+        settings = acd_settings(url, "acd", "acd", redis_prefix, pg_dsn, tmp,
+                                endpoints=endpoints)
         async with running_acd(settings, monkeypatch, clock=clock, simulator=sim) as run:
             assert run.app.agents is not None and run.app.calls is not None
             await run.app.agents.set_break("a2", "x")
@@ -152,14 +148,5 @@ async def run_on_simulator(scenario: str, redis_prefix: str, pg_dsn: str, tmp: P
             await run.finished()
             await run.wait_agent("a1", "available")
             await run.wait_agent("a2", "available")
-            await run.wait_for(lambda: sim.channels == 0 and sim.bridges == 0,
-                               "the simulator to have no channels and no bridges")
-            stream, phones = run.app.stream, run.app.phone_stream
-            assert stream is not None and phones is not None
-            await run.wait_for(
-                lambda: stream.events_received + phones.events_received >= sim.hub.events_sent,
-                "acd to read every event the simulator sent")
-            await stream.drain()
+            await settled(run, sim)
         return run
-    finally:
-        await sim.stop()

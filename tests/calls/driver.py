@@ -28,7 +28,7 @@ from acd.ivr.engine import IvrContext
 from acd.ivr.loader import check_flow
 from acd.ivr.model import Flow
 from acd.routing.model import EnqueueResult, Offer
-from acd.store.rows import CallRow, LegRow, RecordingRow
+from acd.store.rows import CallRow, LegRow, QueueEventRow, RecordingRow
 from tests.ivr.driver import T0
 
 CALL_ID = "c0ffee0123456789abcdef0123456789"
@@ -478,6 +478,11 @@ class CallDriver:
     def phase(self) -> Phase:
         return self.state.phase
 
+    @property
+    def rows(self) -> list[CallRow | LegRow | QueueEventRow | RecordingRow]:
+        """Every row the call has asked to write so far, in order."""
+        return [x.row for x in self.history if isinstance(x, c.WriteRow)]
+
 
 
 # Scripts that bring a call to each phase (words in scripts too).
@@ -492,11 +497,25 @@ MACROS = {
 }
 
 
-def check(flow: str, setup: str, script: str, commands: list[str], phase: str) -> CallDriver:
+# A connected call ending, the agent's side: its bridge, a100's wrap-up, the record;
+# when the agent hangs up, the caller is hung up; when the caller does, the agent's leg.
+WRAPUP = ["bridge destroy", "wrapup a100", "event complete", "remember ending"]
+AGENT_ENDS = ["timer reap 60", "hangup caller", *WRAPUP]
+CALLER_ENDS = ["timer reap 60", "cancel announce:1", "hangup leg1", *WRAPUP]
+
+
+def ended(outcome: str, by: str, cause: int = 16) -> list[str]:
+    """A call's last commands: its caller's row, its own row, forgotten, finished."""
+    return [f"row caller {outcome} {cause}", f"row call {outcome} {by} {cause}", "forget",
+            "finished"]
+
+
+def check(flow: str, setup: str, script: str, commands: list[str], phase: str, *,
+          settings: CallSettings | None = None) -> CallDriver:
     """One row of a phase table: after `setup`, `script`'s last event gives
     `commands` and leaves the call in `phase`."""
     d = CallDriver(ANNOUNCING if flow == "ann" else FLOW, ring_all=flow == "ringall",
-                   callback=flow == "cb")
+                   callback=flow == "cb", settings=settings)
     d.run(setup)
     assert d.run(script) == commands
     assert d.phase.name == phase

@@ -17,7 +17,6 @@ that `EXPECTED` gives for it.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -30,7 +29,6 @@ from acd.calls import commands as c
 from acd.calls import events as e
 from acd.calls.deps import CallDeps
 from acd.calls.effects import Executor
-from acd.calls.machine import step_recorded as step
 from acd.calls.model import Phase
 from acd.calls.recovery import _write as recover_call
 from acd.ivr.model import Flow
@@ -130,28 +128,18 @@ class PortWorld(World):
         an exception the executor lets through fails its command ("error"), the
         rest goes on, then `Crashed` is fed (once: a command of the safety net
         that fails so is only failed)."""
-        self.trace.append(type(event).__name__)
-        todo: deque[e.Event] = deque([event])
-        bug = False
-        while todo:
-            ev = todo.popleft()
-            was_ended = self.state.phase is Phase.ENDED
-            self.state, cmds = step(self.state, ev, self.now)
-            self.log.append(f"{ev!r:.90} -> {[type(x).__name__ for x in cmds]}")
-            if was_ended:
-                self.after_finish += cmds
-            results: list[e.Event] = []
-            for cmd in cmds:
-                try:
-                    results += self.execute(cmd)
-                except Bug:
-                    self.log.append(f"   bug in {type(cmd).__name__}")
-                    self.bugs += 1
-                    bug = True
-                    results.append(e.Failed(cmd, "error"))
-            todo.extendleft(reversed(results))
-        if bug and not isinstance(event, e.Crashed):
+        bugs = self.bugs
+        super().feed(event)
+        if self.bugs > bugs and not isinstance(event, e.Crashed):
             self.feed(e.Crashed())
+
+    def carry_out(self, cmd: c.Command) -> list[e.Event]:
+        try:
+            return self.execute(cmd)
+        except Bug:
+            self.log.append(f"   bug in {type(cmd).__name__}")
+            self.bugs += 1
+            return [e.Failed(cmd, "error")]
 
     def execute(self, cmd: c.Command) -> list[e.Event]:
         if isinstance(cmd, c.Reply):

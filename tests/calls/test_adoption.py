@@ -11,7 +11,7 @@ from acd.calls import events as e
 from acd.calls import rows
 from acd.calls.adoption import adopted, base_state, from_variables
 from acd.calls.model import CallSettings, CallState, Phase
-from tests.calls.driver import CALL_ID, CALLER, FLOW, CallDriver, offer
+from tests.calls.driver import CALL_ID, CALLER, FLOW, CallDriver, ended, offer
 
 NOW = 1_800_000_000_000
 LEG = "acd-c0ffee0123456789-2"
@@ -137,15 +137,12 @@ LEG_GONE = "CONNECTED; hangup-req leg1 16; destroyed leg1 16"
 
 @pytest.mark.parametrize(("script", "live", "out"), [
     # The leg's row is written: only the caller is hung up and the call written.
-    (LEG_GONE, {CALLER}, ["hangup caller", "timer reap 60", "row caller answered 16",
-                          "row call answered agent 16", "forget", "finished"]),
+    (LEG_GONE, {CALLER}, ["hangup caller", "timer reap 60", *ended("answered", "agent")]),
     # The leg's row not yet: the leg is ended (its row) with the caller.
     (AGENT_LEFT, {CALLER}, ["hangup leg1", "row leg1 answered 16", "remember ending",
-                            "hangup caller", "timer reap 60", "row caller answered 16",
-                            "row call answered agent 16", "forget", "finished"]),
+                            "hangup caller", "timer reap 60", *ended("answered", "agent")]),
     (AGENT_LEFT, {CALLER, LEG}, ["hangup leg1", "row leg1 answered 16", "remember ending",
-                                 "hangup caller", "timer reap 60", "row caller answered 16",
-                                 "row call answered agent 16", "forget", "finished"]),
+                                 "hangup caller", "timer reap 60", *ended("answered", "agent")]),
 ])
 def test_readopted_ending_call_ends_once(script: str, live: set[str], out: list[str]) -> None:
     """Found by the restart property: re-adopted as connected, the call wrote its

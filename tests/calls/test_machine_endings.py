@@ -61,7 +61,7 @@ CASES = [
 def test_how_a_call_ended(flow: str, script: str, expected: tuple[object, ...]) -> None:
     d = CallDriver(ANNOUNCING if flow == "ann" else FLOW, callback=flow == "cb")
     d.run(script)
-    rows = [x.row for x in d.history if isinstance(x, c.WriteRow)]
+    rows = d.rows
     calls = [r for r in rows if isinstance(r, CallRow)]
     callers = [r for r in rows if isinstance(r, LegRow) and r.kind == "caller"]
     complete = [r.detail for r in rows if isinstance(r, QueueEventRow) and r.event == "complete"]

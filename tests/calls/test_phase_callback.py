@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.calls.driver import check
+from tests.calls.driver import check, ended
 
 CASES = [
     ('cb', '',
@@ -31,23 +31,21 @@ CASES = [
      'OFFERING'),
     ('cb', 'cb-start; cb-created; cb-stasis',
      'cb-status NOANSWER; caller-destroyed 19',
-     ['timer reap 60', 'event callback', 'callback-failed 300.0', 'row caller no_answer 19',
-      'row call no_answer caller 19', 'forget', 'finished'],
+     ['timer reap 60', 'event callback', 'callback-failed 300.0',
+      *ended('no_answer', 'caller', 19)],
      'ENDED'),
     ('cb', 'cb-start 3; cb-created; cb-stasis',
      'cb-status BUSY; caller-destroyed 17',
      ['timer reap 60', 'event callback', 'callback-failed None', 'forget-callback',
-      'row caller no_answer 17', 'row call no_answer caller 17', 'forget', 'finished'],
+      *ended('no_answer', 'caller', 17)],
      'ENDED'),
     ('cb', 'cb-start',
      'fail CreateChannel error',
-     ['timer reap 60', 'event callback', 'callback-failed 300.0', 'row caller no_answer 16',
-      'row call no_answer acd 16', 'forget', 'finished'],
+     ['timer reap 60', 'event callback', 'callback-failed 300.0', *ended('no_answer', 'acd')],
      'ENDED'),
     ('cb', 'cb-start; cb-created; cb-stasis',
      'fail Dial gone',
-     ['timer reap 60', 'event callback', 'callback-failed 300.0', 'row caller no_answer 16',
-      'row call no_answer caller 16', 'forget', 'finished'],
+     ['timer reap 60', 'event callback', 'callback-failed 300.0', *ended('no_answer', 'caller')],
      'ENDED'),
     ('cb', 'cb-start; cb-created; cb-stasis',
      'fail Dial error',
@@ -60,8 +58,7 @@ CASES = [
     ('cb', ('cb-start; cb-created; cb-stasis; cb-answer; done; created leg1; stasis leg1; answer '
             'leg1; bridged; fresh leg1'),
      'caller-hangup 16; destroyed leg1; caller-destroyed 16',
-     ['forget-callback', 'row caller answered 16', 'row call answered caller 16', 'forget',
-      'finished'],
+     ['forget-callback', *ended('answered', 'caller')],
      'ENDED'),
     ('cb', 'cb-start; fail CreateChannel error',
      'cb-stasis',

@@ -11,7 +11,7 @@ from acd.calls import events as e
 from acd.calls.machine import step
 from acd.calls.rows import call_row
 from acd.store.rows import CallRow, QueueEventRow
-from tests.calls.driver import CallDriver, check
+from tests.calls.driver import AGENT_ENDS, CALLER_ENDS, CallDriver, check
 
 HELD = "CONNECTED; move hold; hold-done hold"
 PHONE_HELD = "CONNECTED; phone-hold leg1"
@@ -54,11 +54,9 @@ CASES = [
      'fire unhold', [], 'ENDING'),
     # The caller gone under a hold: the call ends, the move is answered.
     ('plain', 'CONNECTED; move hold', 'fail HoldCaller gone',
-     ['timer reap 60', 'cancel announce:1', 'hangup leg1', 'bridge destroy', 'wrapup a100',
-      'event complete', 'remember ending', 'reply no call_ended'], 'ENDING'),
+     [*CALLER_ENDS, 'reply no call_ended'], 'ENDING'),
     ('plain', 'CONNECTED; move hold', 'caller-hangup 16',
-     ['timer reap 60', 'cancel announce:1', 'hangup leg1', 'bridge destroy', 'wrapup a100',
-      'event complete', 'remember ending', 'reply no call_ended'], 'ENDING'),
+     [*CALLER_ENDS, 'reply no call_ended'], 'ENDING'),
     # The phone's own button: Asterisk plays the music, acd keeps the clock.
     ('plain', 'CONNECTED', 'phone-hold leg1', ['event hold phone', 'remember connected'],
      'CONNECTED'),
@@ -105,8 +103,7 @@ CASES = [
     # The agent hangs up while the caller is held: the call ends as always (the
     # caller is hung up, never left with music).
     ('plain', HELD, 'hangup-req leg1 16',
-     ['timer reap 60', 'hangup caller', 'bridge destroy', 'wrapup a100', 'event complete',
-      'remember ending'], 'ENDING'),
+     AGENT_ENDS, 'ENDING'),
 ]
 
 

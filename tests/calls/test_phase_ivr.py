@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.calls.driver import check
+from tests.calls.driver import check, ended
 
 CASES = [
     ('plain', '',
@@ -30,13 +30,11 @@ CASES = [
      'ENDING'),
     ('plain', 'start',
      'caller-destroyed 16',
-     ['timer reap 60', 'row caller ivr_hangup 16', 'row call ivr_hangup caller 16', 'forget',
-      'finished'],
+     ['timer reap 60', *ended('ivr_hangup', 'caller')],
      'ENDED'),
     ('plain', 'start',
      'stasis-end',
-     ['timer reap 60', 'row caller ivr_hangup 16', 'row call ivr_hangup caller 16', 'forget',
-      'finished'],
+     ['timer reap 60', *ended('ivr_hangup', 'caller')],
      'ENDED'),
     ('plain', 'start',
      'fail Play error',
@@ -44,8 +42,7 @@ CASES = [
      'QUEUED'),
     ('plain', 'start',
      'fail Play gone',
-     ['timer reap 60', 'row caller ivr_hangup 16', 'row call ivr_hangup caller 16', 'forget',
-      'finished'],
+     ['timer reap 60', *ended('ivr_hangup', 'caller')],
      'ENDED'),
     ('plain', 'start',
      'fail Answer error',
@@ -53,8 +50,7 @@ CASES = [
      'IVR'),
     ('plain', 'start',
      'fail Answer gone',
-     ['timer reap 60', 'row caller ivr_hangup 16', 'row call ivr_hangup caller 16', 'forget',
-      'finished'],
+     ['timer reap 60', *ended('ivr_hangup', 'caller')],
      'ENDED'),
     ('plain', 'start',
      'crash',
@@ -70,8 +66,7 @@ CASES = [
      'IVR'),
     ('plain', 'start; done; refused no_agents; done',
      'stasis-end',
-     ['timer reap 60', 'row caller ivr_hangup 16', 'row call ivr_hangup acd 16', 'forget',
-      'finished'],
+     ['timer reap 60', *ended('ivr_hangup', 'acd')],
      'ENDED'),
     ('plain', 'start; done',
      'fail Enqueue error',
@@ -83,7 +78,7 @@ CASES = [
      'IVR'),
     ('plain', 'start; done; fail Enqueue error',
      'stasis-end',
-     ['timer reap 60', 'row caller failed 16', 'row call failed acd 16', 'forget', 'finished'],
+     ['timer reap 60', *ended('failed', 'acd')],
      'ENDED'),
 ]
 

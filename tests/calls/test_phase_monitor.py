@@ -12,77 +12,63 @@ from acd.calls import commands as c
 from acd.calls import events as e
 from acd.calls.machine import step
 from acd.calls.phases.monitor import ENDPOINT
-from tests.calls.driver import MACROS, CallDriver, check
+from tests.calls.driver import AGENT_ENDS, CALLER_ENDS, MACROS, CallDriver, check, ended
+
+# Setups: the supervisor's phone ringing (its leg in Stasis), then answered
+SUP_RINGING = "CONNECTED; smove listen endpoint=PJSIP/super1; mon sup1 stasis"
+SUP_ANSWERED = f"{SUP_RINGING}; mon sup1 answered"
+BARGE_ANSWERED = "CONNECTED; smove barge endpoint=PJSIP/super1; mon sup1 stasis; mon sup1 answered"
+# The listening monitoring taken down: its snoop, the supervisor's leg, its bridge
+SNOOP_DONE = "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}"
+SUP_DONE = "row sup1 answered 16 {'modes': ['listen'], 'supervisor': 'sup'}"
+TORN_DOWN = ['cancel monitor:sup1', 'hangup snoop1.1', SNOOP_DONE, 'hangup sup1', SUP_DONE,
+             'bridge destroy mon1', 'event monitor_end listen']
+SUP_LEFT = [x for x in TORN_DOWN if x != 'hangup sup1']  # its leg already gone
+
+
+def sup_failed(row: str, error: str, *, hangup: bool = True) -> list[str]:
+    """The supervisor's leg given up before it joined: its row, the move refused."""
+    return ['cancel monitor:sup1', *(['hangup sup1'] if hangup else []),
+            f"row sup1 {row} {{'modes': [], 'supervisor': 'sup'}}", f'reply no {error}']
+
 
 CASES = [
     # The first mode: the supervisor's phone rings, answers; snoop and leg bridged
     ('plain', 'CONNECTED',
      'smove listen endpoint=PJSIP/super1',
-     [
-         'create sup1 PJSIP/super1',
-         'timer monitor:sup1 35',
-     ],
+     ['create sup1 PJSIP/super1', 'timer monitor:sup1 35'],
      'CONNECTED'),
     ('plain', 'CONNECTED; smove listen endpoint=PJSIP/super1',
      'mon sup1 stasis',
      ['dial sup1'],
      'CONNECTED'),
-    ('plain', 'CONNECTED; smove listen endpoint=PJSIP/super1; mon sup1 stasis',
+    ('plain', SUP_RINGING,
      'mon sup1 answered',
-     [
-         'cancel monitor:sup1',
-         'bridge create mon1',
-         'snoop snoop1.1 on leg1 spy=both whisper=none',
-     ],
+     ['cancel monitor:sup1', 'bridge create mon1', 'snoop snoop1.1 on leg1 spy=both whisper=none'],
      'CONNECTED'),
     ('plain', 'CONNECTED; smove whisper endpoint=PJSIP/super1; mon sup1 stasis',
      'mon sup1 answered',
-     [
-         'cancel monitor:sup1',
-         'bridge create mon1',
-         'snoop snoop1.1 on leg1 spy=both whisper=out',
-     ],
+     ['cancel monitor:sup1', 'bridge create mon1', 'snoop snoop1.1 on leg1 spy=both whisper=out'],
      'CONNECTED'),
-    ('plain', 'CONNECTED;'
-      ' smove listen endpoint=PJSIP/super1;'
-      ' mon sup1 stasis;'
-      ' mon sup1 answered',
+    ('plain', SUP_ANSWERED,
      'mon snoop1.1 stasis',
      ['move sup1+snoop1.1 ->mon1'],
      'CONNECTED'),
-    ('plain', 'CONNECTED;'
-      ' smove listen endpoint=PJSIP/super1;'
-      ' mon sup1 stasis;'
-      ' mon sup1 answered;'
-      ' mon snoop1.1 stasis',
+    ('plain', f'{SUP_ANSWERED}; mon snoop1.1 stasis',
      'mbridged',
-     [
-         'event monitor listen',
-         'reply ok changed=True mode=listen supervisor=sup',
-     ],
+     ['event monitor listen', 'reply ok changed=True mode=listen supervisor=sup'],
      'CONNECTED'),
     ('plain', 'CONNECTED; smove barge endpoint=PJSIP/super1; mon sup1 stasis',
      'mon sup1 answered',
-     [
-         'cancel monitor:sup1',
-         'move sup1 ->call',
-     ],
+     ['cancel monitor:sup1', 'move sup1 ->call'],
      'CONNECTED'),
-    ('plain', 'CONNECTED;'
-      ' smove barge endpoint=PJSIP/super1;'
-      ' mon sup1 stasis;'
-      ' mon sup1 answered',
+    ('plain', BARGE_ANSWERED,
      'bridged',
-     [
-         'event monitor barge',
-         'reply ok changed=True mode=barge supervisor=sup',
-     ],
+     ['event monitor barge', 'reply ok changed=True mode=barge supervisor=sup'],
      'CONNECTED'),
     ('plain', 'LISTENING',
      'move status',
-     [
-         'status monitored=listen phase=connected',
-     ],
+     ['status monitored=listen phase=connected'],
      'CONNECTED'),
     # Switching: a new snoop first, the old one dropped after; the supervisor's leg stays
     ('plain', 'LISTENING',
@@ -95,12 +81,8 @@ CASES = [
      'CONNECTED'),
     ('plain', 'LISTENING; smove whisper; mon snoop1.2 stasis',
      'mbridged',
-     [
-         'hangup snoop1.1',
-         "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}",
-         'event monitor whisper',
-         'reply ok changed=True mode=whisper supervisor=sup',
-     ],
+     ['hangup snoop1.1', SNOOP_DONE,
+      'event monitor whisper', 'reply ok changed=True mode=whisper supervisor=sup'],
      'CONNECTED'),
     ('plain', 'LISTENING',
      'smove barge',
@@ -108,12 +90,8 @@ CASES = [
      'CONNECTED'),
     ('plain', 'LISTENING; smove barge',
      'bridged',
-     [
-         'hangup snoop1.1',
-         "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}",
-         'event monitor barge',
-         'reply ok changed=True mode=barge supervisor=sup',
-     ],
+     ['hangup snoop1.1', SNOOP_DONE,
+      'event monitor barge', 'reply ok changed=True mode=barge supervisor=sup'],
      'CONNECTED'),
     ('plain', 'LISTENING; smove barge; bridged',
      'smove listen',
@@ -125,10 +103,7 @@ CASES = [
      'CONNECTED'),
     ('plain', 'LISTENING; smove barge; bridged; smove listen; mon snoop1.2 stasis',
      'mbridged',
-     [
-         'event monitor listen',
-         'reply ok changed=True mode=listen supervisor=sup',
-     ],
+     ['event monitor listen', 'reply ok changed=True mode=listen supervisor=sup'],
      'CONNECTED'),
     ('plain', 'LISTENING',
      'smove listen',
@@ -140,37 +115,20 @@ CASES = [
      'CONNECTED'),
     ('plain', 'LISTENING; smove whisper',
      'fail StartSnoop gone',
-     [
-         'hangup snoop1.2',
-         'reply no monitor_failed',
-     ],
+     ['hangup snoop1.2', 'reply no monitor_failed'],
      'CONNECTED'),
     ('plain', 'LISTENING; smove whisper; fail StartSnoop gone',
      'move status',
-     [
-         'status monitored=listen phase=connected',
-     ],
+     ['status monitored=listen phase=connected'],
      'CONNECTED'),
     ('plain', 'LISTENING; smove whisper; mon snoop1.2 stasis',
      'fail AddToBridge refused',
-     [
-         'hangup snoop1.2',
-         'reply no monitor_failed',
-     ],
+     ['hangup snoop1.2', 'reply no monitor_failed'],
      'CONNECTED'),
     # Stopping; the supervisor hanging up; the call ending
     ('plain', 'LISTENING',
      'smove monitor_stop',
-     [
-         'cancel monitor:sup1',
-         'hangup snoop1.1',
-         "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}",
-         'hangup sup1',
-         "row sup1 answered 16 {'modes': ['listen'], 'supervisor': 'sup'}",
-         'bridge destroy mon1',
-         'event monitor_end listen',
-         'reply ok by=sup mode=listen supervisor=sup',
-     ],
+     [*TORN_DOWN, 'reply ok by=sup mode=listen supervisor=sup'],
      'CONNECTED'),
     ('plain', 'LISTENING; smove barge; bridged',
      'smove monitor_stop',
@@ -185,14 +143,7 @@ CASES = [
      'CONNECTED'),
     ('plain', 'LISTENING',
      'mon sup1 hangup 16',
-     [
-         'cancel monitor:sup1',
-         'hangup snoop1.1',
-         "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}",
-         "row sup1 answered 16 {'modes': ['listen'], 'supervisor': 'sup'}",
-         'bridge destroy mon1',
-         'event monitor_end listen',
-     ],
+     SUP_LEFT,
      'CONNECTED'),
     ('plain', 'LISTENING; mon sup1 hangup 16',
      'mon sup1 gone 16',
@@ -200,184 +151,68 @@ CASES = [
      'CONNECTED'),
     ('plain', 'LISTENING; mon sup1 hangup 16',
      'move status',
-     [
-         'status phase=connected',
-     ],
+     ['status phase=connected'],
      'CONNECTED'),
     ('plain', 'LISTENING',
      'caller-hangup 16',
-     [
-         'cancel monitor:sup1',
-         'hangup snoop1.1',
-         "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}",
-         'hangup sup1',
-         "row sup1 answered 16 {'modes': ['listen'], 'supervisor': 'sup'}",
-         'bridge destroy mon1',
-         'event monitor_end listen',
-         'timer reap 60',
-         'cancel announce:1',
-         'hangup leg1',
-         'bridge destroy',
-         'wrapup a100',
-         'event complete',
-         'remember ending',
-     ],
+     [*TORN_DOWN, *CALLER_ENDS],
      'ENDING'),
     ('plain', 'LISTENING; caller-hangup 16; destroyed leg1 16',
      'caller-destroyed 16',
-     [
-         'row caller answered 16',
-         'row call answered caller 16',
-         'forget',
-         'finished',
-     ],
+     ended('answered', 'caller'),
      'ENDED'),
     ('plain', 'LISTENING',
      'hangup-req leg1 16',
-     [
-         'cancel monitor:sup1',
-         'hangup snoop1.1',
-         "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}",
-         'hangup sup1',
-         "row sup1 answered 16 {'modes': ['listen'], 'supervisor': 'sup'}",
-         'bridge destroy mon1',
-         'event monitor_end listen',
-         'timer reap 60',
-         'hangup caller',
-         'bridge destroy',
-         'wrapup a100',
-         'event complete',
-         'remember ending',
-     ],
+     [*TORN_DOWN, *AGENT_ENDS],
      'ENDING'),
     ('plain', 'LISTENING; smove whisper',
      'caller-hangup 16',
-     [
-         'cancel monitor:sup1',
-         'hangup snoop1.2',
-         'hangup snoop1.1',
-         "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}",
-         'hangup sup1',
-         "row sup1 answered 16 {'modes': ['listen'], 'supervisor': 'sup'}",
-         'bridge destroy mon1',
-         'event monitor_end listen',
-         'reply no call_ended',
-         'timer reap 60',
-         'cancel announce:1',
-         'hangup leg1',
-         'bridge destroy',
-         'wrapup a100',
-         'event complete',
-         'remember ending',
-     ],
+     ['cancel monitor:sup1', 'hangup snoop1.2', *TORN_DOWN[1:], 'reply no call_ended',
+      *CALLER_ENDS],
      'ENDING'),
     ('plain', 'LISTENING',
      'mon snoop1.1 gone',
-     [
-         'cancel monitor:sup1',
-         'hangup snoop1.1',
-         "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}",
-         'hangup sup1',
-         "row sup1 answered 16 {'modes': ['listen'], 'supervisor': 'sup'}",
-         'bridge destroy mon1',
-         'event monitor_end listen',
-     ],
+     TORN_DOWN,
      'CONNECTED'),
-    ('plain', 'CONNECTED; smove listen endpoint=PJSIP/super1; mon sup1 stasis',
+    ('plain', SUP_RINGING,
      'caller-hangup 16',
-     [
-         'cancel monitor:sup1',
-         'hangup sup1',
-         "row sup1 cancelled 16 {'modes': [], 'supervisor': 'sup'}",
-         'reply no call_ended',
-         'timer reap 60',
-         'cancel announce:1',
-         'hangup leg1',
-         'bridge destroy',
-         'wrapup a100',
-         'event complete',
-         'remember ending',
-     ],
+     [*sup_failed('cancelled 16', 'call_ended'), *CALLER_ENDS],
      'ENDING'),
     # Events lost (a gap in the events): what reconciliation finds gone ends what it carried
     ('plain', 'LISTENING',
      'vanished sup1',
-     [
-         'cancel monitor:sup1',
-         'hangup snoop1.1',
-         "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}",
-         "row sup1 answered 16 {'modes': ['listen'], 'supervisor': 'sup'}",
-         'bridge destroy mon1',
-         'event monitor_end listen',
-     ],
+     SUP_LEFT,
      'CONNECTED'),
     ('plain', 'LISTENING',
      'vanished snoop1.1',
-     [
-         'cancel monitor:sup1',
-         'hangup snoop1.1',
-         "row snoop1.1 done 16 {'mode': 'listen', 'supervisor': 'sup'}",
-         'hangup sup1',
-         "row sup1 answered 16 {'modes': ['listen'], 'supervisor': 'sup'}",
-         'bridge destroy mon1',
-         'event monitor_end listen',
-     ],
+     TORN_DOWN,
      'CONNECTED'),
     ('plain', 'LISTENING; smove whisper',
      'vanished snoop1.2',
-     [
-         'hangup snoop1.2',
-         'reply no monitor_failed',
-     ],
+     ['hangup snoop1.2', 'reply no monitor_failed'],
      'CONNECTED'),
     # The supervisor's phone does not answer: the move refused, the call untouched
-    ('plain', 'CONNECTED; smove listen endpoint=PJSIP/super1; mon sup1 stasis',
+    ('plain', SUP_RINGING,
      'mon sup1 gone 17',
-     [
-         'cancel monitor:sup1',
-         "row sup1 busy 17 {'modes': [], 'supervisor': 'sup'}",
-         'reply no supervisor_busy',
-     ],
+     sup_failed('busy 17', 'supervisor_busy', hangup=False),
      'CONNECTED'),
-    ('plain', 'CONNECTED; smove listen endpoint=PJSIP/super1; mon sup1 stasis',
+    ('plain', SUP_RINGING,
      'mon sup1 gone 19',
-     [
-         'cancel monitor:sup1',
-         "row sup1 no_answer 19 {'modes': [], 'supervisor': 'sup'}",
-         'reply no supervisor_no_answer',
-     ],
+     sup_failed('no_answer 19', 'supervisor_no_answer', hangup=False),
      'CONNECTED'),
     ('plain', 'CONNECTED; smove listen endpoint=PJSIP/super1',
      'fail CreateChannel unreachable',
-     [
-         'cancel monitor:sup1',
-         'hangup sup1',
-         "row sup1 failed 16 {'modes': [], 'supervisor': 'sup'}",
-         'reply no supervisor_unreachable',
-     ],
+     sup_failed('failed 16', 'supervisor_unreachable'),
      'CONNECTED'),
     ('plain', 'CONNECTED; smove listen endpoint=PJSIP/super1',
      'fail CreateChannel error',
-     [
-         'cancel monitor:sup1',
-         'hangup sup1',
-         "row sup1 failed 16 {'modes': [], 'supervisor': 'sup'}",
-         'reply no monitor_failed',
-     ],
+     sup_failed('failed 16', 'monitor_failed'),
      'CONNECTED'),
-    ('plain', 'CONNECTED; smove listen endpoint=PJSIP/super1; mon sup1 stasis',
+    ('plain', SUP_RINGING,
      'fire monitor:sup1',
-     [
-         'cancel monitor:sup1',
-         'hangup sup1',
-         "row sup1 no_answer 19 {'modes': [], 'supervisor': 'sup'}",
-         'reply no supervisor_no_answer',
-     ],
+     sup_failed('no_answer 19', 'supervisor_no_answer'),
      'CONNECTED'),
-    ('plain', 'CONNECTED;'
-      ' smove listen endpoint=PJSIP/super1;'
-      ' mon sup1 stasis;'
-      ' mon sup1 answered',
+    ('plain', SUP_ANSWERED,
      'fail CreateBridge error',
      [
          'cancel monitor:sup1',
@@ -388,17 +223,9 @@ CASES = [
          'reply no monitor_failed',
      ],
      'CONNECTED'),
-    ('plain', 'CONNECTED;'
-      ' smove barge endpoint=PJSIP/super1;'
-      ' mon sup1 stasis;'
-      ' mon sup1 answered',
+    ('plain', BARGE_ANSWERED,
      'fail MoveSupervisor refused',
-     [
-         'cancel monitor:sup1',
-         'hangup sup1',
-         "row sup1 answered 16 {'modes': [], 'supervisor': 'sup'}",
-         'reply no monitor_failed',
-     ],
+     sup_failed('answered 16', 'monitor_failed'),
      'CONNECTED'),
     # Refused before anything happens
     ('plain', 'CONNECTED',
@@ -479,7 +306,7 @@ def test_the_agents_leg_channel_names_the_snoop_target_and_the_supervisor_is_not
     assert snoop.app_args == f"snoop,{d.state.call_id},listen"
     assert create.app_args == f"supervisor,{d.state.call_id}"  # never a caller, never an agent
     d.run("smove monitor_stop")
-    rows = [x.row for x in d.history if isinstance(x, c.WriteRow)]
+    rows = d.rows
     kinds = {getattr(r, "kind", None): r for r in rows}
     assert kinds["supervisor"].agent_id is None  # type: ignore[attr-defined]
     assert kinds["snoop"].agent_id == "a100"  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.calls.driver import check
+from tests.calls.driver import check, ended
 
 CASES = [
     # A ring guard that finds its leg never dialled (its StasisStart was lost): it
@@ -80,12 +80,11 @@ CASES = [
      'ENDING'),
     ('plain', 'RINGING; caller-hangup 16; destroyed leg1 16',
      'caller-destroyed 16',
-     ['row caller abandoned 16', 'row call abandoned caller 16', 'forget', 'finished'],
+     ended('abandoned', 'caller'),
      'ENDED'),
     ('plain', 'RINGING; caller-hangup 16; caller-destroyed 16',
      'destroyed leg1 16',
-     ['row leg1 abandoned 16', 'row caller abandoned 16', 'row call abandoned caller 16', 'forget',
-      'finished'],
+     ['row leg1 abandoned 16', *ended('abandoned', 'caller')],
      'ENDED'),
     ('plain', 'RINGING',
      'offer a101 2',
@@ -115,8 +114,7 @@ CASES = [
     ('plain', 'RINGING',
      'vanished caller,leg1',
      ['row leg1 lost 16', 'offer-failed a100 error', 'timer reap 60', 'cancel announce:1',
-      'dequeue', 'event abandon', 'row caller abandoned 16', 'row call abandoned caller 16',
-      'forget', 'finished'],
+      'dequeue', 'event abandon', *ended('abandoned', 'caller')],
      'ENDED'),
     ('ringall', 'RINGING',
      'offer a101 2',

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.calls.driver import check
+from tests.calls.driver import check, ended
 
 CASES = [
     ('ann', 'start',
@@ -82,7 +82,7 @@ CASES = [
      'ENDING'),
     ('ann', 'start; enqueued; caller-hangup 16',
      'caller-destroyed 16',
-     ['row caller abandoned 16', 'row call abandoned caller 16', 'forget', 'finished'],
+     ended('abandoned', 'caller'),
      'ENDED'),
     ('ann', 'start; enqueued',
      'fail MusicOn error',
@@ -90,8 +90,8 @@ CASES = [
      'QUEUED'),
     ('ann', 'start; enqueued',
      'fail MusicOn gone',
-     ['timer reap 60', 'cancel announce:1', 'dequeue', 'event abandon', 'row caller abandoned 16',
-      'row call abandoned caller 16', 'forget', 'finished'],
+     ['timer reap 60', 'cancel announce:1', 'dequeue', 'event abandon',
+      *ended('abandoned', 'caller')],
      'ENDED'),
     ('ann', 'start; enqueued',
      'crash',
@@ -104,12 +104,12 @@ CASES = [
     ('ann', 'start; enqueued',
      'reap',
      ['hangup caller', 'timer reap 60', 'cancel announce:1', 'dequeue', 'event abandon',
-      'row caller abandoned 16', 'row call abandoned acd 16', 'forget', 'finished'],
+      *ended('abandoned', 'acd')],
      'ENDED'),
     ('ann', 'start; enqueued',
      'vanished caller',
-     ['timer reap 60', 'cancel announce:1', 'dequeue', 'event abandon', 'row caller abandoned 16',
-      'row call abandoned caller 16', 'forget', 'finished'],
+     ['timer reap 60', 'cancel announce:1', 'dequeue', 'event abandon',
+      *ended('abandoned', 'caller')],
      'ENDED'),
 ]
 

@@ -15,7 +15,7 @@ from acd.calls.model import BridgeRecording, CallSettings, QueueControl
 from acd.calls.phases import record
 from acd.calls.phases.base import Run
 from acd.ivr import engine
-from tests.calls.driver import CALL_ID, PAY_FLOW, CallDriver, flow_of
+from tests.calls.driver import CALL_ID, PAY_FLOW, WRAPUP, CallDriver, flow_of
 
 POLICY = {p: CallSettings(queue_control=(("sales", QueueControl(p)),))
           for p in ("always", "never", "on_demand")}
@@ -75,13 +75,12 @@ CASES = [
     ('always', f'{REC}; move-sup record_pause; tick 2; move record_resume; tick 3',
      'caller-hangup 16',
      ['timer reap 60', 'cancel announce:1', 'hangup leg1', 'rec stop',
-      'row recording done 8000 [supervisor]', 'bridge destroy', 'wrapup a100',
-      'event complete', 'remember ending'],
+      'row recording done 8000 [supervisor]', *WRAPUP],
      'ENDING'),
     ('always', REC,
      'hangup-req leg1',
      ['timer reap 60', 'hangup caller', 'rec stop', 'row recording done 5000 []',
-      'bridge destroy', 'wrapup a100', 'event complete', 'remember ending'],
+      *WRAPUP],
      'ENDING'),
     # The agent's phone is lost: the caller goes back to the queue, unrecorded.
     ('always', REC,
@@ -162,8 +161,7 @@ CASES = [
     ('always', f'{PAYING}; key 4',
      'caller-hangup 16',
      ['cancel pay:3', 'event payment', 'timer reap 60', 'cancel announce:1', 'hangup leg1',
-      'rec stop', 'row recording done 6000 [payment]', 'bridge destroy', 'wrapup a100',
-      'event complete', 'remember ending'],
+      'rec stop', 'row recording done 6000 [payment]', *WRAPUP],
      'ENDING'),
     # The agent hangs up while the caller pays: wrap-up now; the caller pays on...
     ('always', f'{PAYING}; key 4',

@@ -95,8 +95,12 @@ class World:
                 self.after_finish += cmds
             results: list[e.Event] = []
             for cmd in cmds:
-                results += self.execute(cmd)
+                results += self.carry_out(cmd)
             todo.extendleft(reversed(results))  # results first, as the executor does
+
+    def carry_out(self, cmd: c.Command) -> list[e.Event]:
+        """One command carried out: the events it gives back."""
+        return self.execute(cmd)
 
     def asterisk(self, event: e.Event) -> None:
         """An event Asterisk sends: delivered later, or lost in a gap."""

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api, api_over
-from tests.e2e.conftest import e2e_settings, running_harness
+from tests.api.conftest import Api, api_with
+from tests.e2e.conftest import e2e_settings
+from tests.e2e.test_refer import agent_leg
 from tests.e2e.test_transfers import QUEUES, bridged_with, channel, connected_to_a1
 
 AGENTS = [
@@ -28,10 +29,9 @@ async def api(redis_prefix: str, redis_client: Any, pg_dsn: str,
               tmp_path: Path) -> AsyncIterator[Api]:
     queues = [*QUEUES, {"name": "supervisors", "skills": {"supervisor": 1}, "ring_timeout": 15,
                         "wrapup": 30}]
-    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path, queues=queues, agents=AGENTS)
-    async with running_harness(settings) as h:
-        async for a in api_over(h):
-            yield a
+    async for a in api_with(e2e_settings(redis_prefix, pg_dsn, tmp_path, queues=queues,
+                                         agents=AGENTS)):
+        yield a
 
 
 async def move(api: Api, name: str, **body: Any) -> tuple[int, dict[str, Any]]:
@@ -63,6 +63,13 @@ async def consulting(api: Api, number: str) -> str:
 
 async def events_of(api: Api, call_id: str) -> list[tuple[str, str | None]]:
     return await api.h.queue_events(call_id)
+
+
+async def consult_result(api: Api, call_id: str) -> str:
+    """The result the call's consult_end event wrote."""
+    rows = await api.h.pg.fetch("SELECT detail FROM queue_events WHERE call_id=$1 AND "
+                                "event='consult_end'", call_id)
+    return str(json.loads(rows[0]["detail"])["result"])
 
 
 async def test_consult_then_complete(api: Api) -> None:
@@ -100,9 +107,7 @@ async def test_consult_then_cancel(api: Api) -> None:
     assert await h.agent_state("a1") == "on_call"
     h.sim.remote_hangup(ch)
     call_id = await h.finished(ch)
-    rows = await h.pg.fetch("SELECT detail FROM queue_events WHERE call_id=$1 AND "
-                            "event='consult_end'", call_id)
-    assert json.loads(rows[0]["detail"])["result"] == "cancelled"
+    assert await consult_result(api, call_id) == "cancelled"
     assert (await h.call(call_id))["agent_id"] == "a1"
     await h.assert_clean()
 
@@ -115,8 +120,7 @@ async def test_consult_then_conference_then_the_first_agent_leaves(api: Api) -> 
     await h.wait_for(lambda: bridged_with(api, ch) == {"PJSIP/agent100", "PJSIP/agent101"},
                      "all three in the call's bridge")
     assert not channel(api, ch)["moh"]
-    a1_leg = [x["id"] for x in h.sim.state()["channels"] if x["endpoint"] == "PJSIP/agent100"]
-    h.sim.remote_hangup(a1_leg[0])
+    h.sim.remote_hangup(agent_leg(api))
     await h.wait_agent("a1", "wrap_up")
     await h.wait_for(lambda: bridged_with(api, ch) == {"PJSIP/agent101"}, "caller with a2")
     h.sim.remote_hangup(ch)
@@ -129,16 +133,13 @@ async def test_consult_then_conference_then_the_first_agent_leaves(api: Api) -> 
 async def test_the_target_hangs_up_during_the_consult(api: Api) -> None:
     h = api.h
     ch = await consulting(api, "+15551104")
-    a2_leg = [x["id"] for x in h.sim.state()["channels"] if x["endpoint"] == "PJSIP/agent101"]
-    h.sim.remote_hangup(a2_leg[0])
+    h.sim.remote_hangup(agent_leg(api, "PJSIP/agent101"))
     await h.wait_for(lambda: bridged_with(api, ch) == {"PJSIP/agent100"}, "caller with a1")
     assert not channel(api, ch)["moh"]
     await h.wait_agent("a2", "wrap_up")
     h.sim.remote_hangup(ch)
     call_id = await h.finished(ch)
-    rows = await h.pg.fetch("SELECT detail FROM queue_events WHERE call_id=$1 AND "
-                            "event='consult_end'", call_id)
-    assert json.loads(rows[0]["detail"])["result"] == "target_gone"
+    assert await consult_result(api, call_id) == "target_gone"
     await h.assert_clean()
 
 
@@ -149,9 +150,7 @@ async def test_the_caller_hangs_up_during_the_consult(api: Api) -> None:
     call_id = await h.finished(ch)
     await h.wait_agent("a1", "wrap_up")
     await h.wait_agent("a2", "wrap_up")
-    rows = await h.pg.fetch("SELECT detail FROM queue_events WHERE call_id=$1 AND "
-                            "event='consult_end'", call_id)
-    assert json.loads(rows[0]["detail"])["result"] == "caller_gone"
+    assert await consult_result(api, call_id) == "caller_gone"
     legs = await h.legs(call_id)
     assert [x["kind"] for x in legs] == ["caller", "agent", "transfer"]
     assert all(x["ended_at"] is not None for x in legs)

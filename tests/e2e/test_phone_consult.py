@@ -5,11 +5,9 @@ out like the desktop's complete. On the simulator with real Redis and PostgreSQL
 
 from __future__ import annotations
 
-import json
-
 from tests.api.conftest import Api
 from tests.e2e.test_refer import agent_leg
-from tests.e2e.test_transfers import api, bridged_with, channel, connected_to_a1
+from tests.e2e.test_transfers import api, bridged_with, channel, connected_to_a1, transfer_events
 
 __all__ = ["api"]  # the fixture
 
@@ -63,9 +61,7 @@ async def test_an_attended_refer_hands_the_caller_to_the_colleague(api: Api) -> 
     assert [x for x in events if x[0] not in ("enter", "offer", "ringing")][1:] == [
         ("hold", "a1"), ("consult", "a1"), ("transfer", "a1"), ("consult_end", "a1"),
         ("unhold", "a1"), ("complete", "a1"), ("connect", "a2"), ("complete", "a2")], events
-    rows = await h.pg.fetch("SELECT detail FROM queue_events WHERE call_id=$1 AND "
-                            "event='transfer'", call_id)
-    detail = json.loads(rows[0]["detail"])
+    detail = (await transfer_events(api, call_id))[0]
     assert (detail["via"], detail["mode"], detail["to"], detail["result"]) == (
         "phone", "attended", "agent:a2", "completed")
     legs = await h.legs(call_id)

@@ -249,6 +249,14 @@ async def test_a_recording_that_fails_leaves_the_call_alone(desk: Api) -> None:
 # --------------------------------------------------------------------- payment
 
 
+async def paying(api: Api) -> tuple[str, str]:
+    """A caller with a1, sent to the payment flow and hearing it: (channel, call id)."""
+    ch, call_id = await connect(api)
+    await move(api, "payment")
+    await api.h.wait_for(lambda: hears_prompt(api, ch), "the payment flow")
+    return ch, call_id
+
+
 async def pay(api: Api, ch: str, call_id: str, card: str) -> tuple[float, float]:
     """The agent sends the caller to the payment flow, the caller keys `card`
     and the expiry; the clock (ms) before the first key and after the last."""
@@ -349,9 +357,7 @@ async def test_a_declined_payment_returns_the_caller_to_the_agent(desk: Api) -> 
 async def test_the_caller_hangs_up_while_paying(desk: Api) -> None:
     api = desk
     h = api.h
-    ch, call_id = await connect(api)
-    await move(api, "payment")
-    await h.wait_for(lambda: hears_prompt(api, ch), "the payment flow")
+    ch, call_id = await paying(api)
     h.sim.press(ch, "4111")
     await h.clock.sleep(1)
     h.sim.remote_hangup(ch)
@@ -371,9 +377,7 @@ async def test_the_caller_hangs_up_while_paying(desk: Api) -> None:
 async def test_the_agent_hangs_up_while_the_caller_pays(desk: Api) -> None:
     api = desk
     h = api.h
-    ch, call_id = await connect(api)
-    await move(api, "payment")
-    await h.wait_for(lambda: hears_prompt(api, ch), "the payment flow")
+    ch, call_id = await paying(api)
     h.sim.remote_hangup(agent_channel(api, call_id)["id"])  # the agent's phone hangs up
     await h.wait_agent("a1", "wrap_up")
     assert h.live(ch).payment is not None  # the caller pays on

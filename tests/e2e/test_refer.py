@@ -5,12 +5,10 @@ with real Redis and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.api.conftest import Api
-from tests.e2e.test_transfers import api, bridged_with, channel, connected_to_a1
+from tests.e2e.test_transfers import api, bridged_with, channel, connected_to_a1, transfer_events
 
 __all__ = ["api"]  # the fixture
 
@@ -35,9 +33,7 @@ async def test_a_blind_refer_to_another_agent(api: Api) -> None:
     assert await h.agent_state("a1") in ("wrap_up", "available")
     h.sim.remote_hangup(ch)
     call_id = await h.finished(ch)
-    rows = await h.pg.fetch("SELECT detail FROM queue_events WHERE call_id=$1 AND "
-                            "event='transfer'", call_id)
-    detail = json.loads(rows[0]["detail"])
+    detail = (await transfer_events(api, call_id))[0]
     assert (detail["via"], detail["by"], detail["to"], detail["result"]) == (
         "phone", "phone:a1", "agent:a2", "completed")
     legs = await h.legs(call_id)

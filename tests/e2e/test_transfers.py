@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api, api_over
-from tests.e2e.conftest import e2e_settings, running_harness
+from tests.api.conftest import Api, api_with
+from tests.e2e.conftest import e2e_settings
 
 QUEUES = [
     {"name": "sales", "skills": {"sales": 1}, "ring_timeout": 15, "wrapup": 30},
@@ -25,10 +25,8 @@ QUEUES = [
 @pytest.fixture
 async def api(redis_prefix: str, redis_client: Any, pg_dsn: str,
               tmp_path: Path) -> AsyncIterator[Api]:
-    settings = e2e_settings(redis_prefix, pg_dsn, tmp_path, queues=QUEUES)
-    async with running_harness(settings) as h:
-        async for a in api_over(h):
-            yield a
+    async for a in api_with(e2e_settings(redis_prefix, pg_dsn, tmp_path, queues=QUEUES)):
+        yield a
 
 
 def channel(api: Api, channel_id: str) -> dict[str, Any]:

@@ -78,10 +78,32 @@ class Desk:
             "() => document.getElementById('live-status').dataset.up === '1'")
         return page
 
+    async def on_call(self, browser: Browser, caller: str) -> tuple[Page, str]:
+        """Alice's desktop, available; `caller` dials and is put through to her:
+        (her page, the caller's channel)."""
+        agent = await self.page(browser, "/agent", "alice")
+        await agent.click("#go-available")
+        await state_is(agent, "available")
+        channel = self.dial(caller)
+        await state_is(agent, "on_call", timeout=15000)
+        return agent, channel
+
+
+async def state_is(page: Page, state: str, timeout: float = 5000) -> None:
+    await page.wait_for_function(
+        "s => document.getElementById('state').dataset.state === s", arg=state, timeout=timeout)
+
 
 @asynccontextmanager
 async def desk_harness(prefix: str, dsn: str, tmp: Path) -> AsyncIterator[Desk]:
-    async with running_harness(desk_settings(prefix, dsn, tmp)) as h:
+    async with serve_desk(desk_settings(prefix, dsn, tmp)) as d:
+        yield d
+
+
+@asynccontextmanager
+async def serve_desk(settings: Any) -> AsyncIterator[Desk]:
+    """acd on `settings` with USERS (and nothing else) as its people, its API served."""
+    async with running_harness(settings) as h:
         assert h.app.people is not None
         await h.pg.execute("TRUNCATE users, api_tokens, audit, dispositions")
         for name, (role, agent, password) in USERS.items():

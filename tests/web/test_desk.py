@@ -10,15 +10,10 @@ from typing import Any
 from playwright.async_api import Browser, Page
 
 from tests.web.conftest import screenshot_path
-from tests.web.desk_harness import PIN, Desk, desk_harness
+from tests.web.desk_harness import PIN, Desk, desk_harness, state_is
 
 CALLER = "+15550123"
 SECOND = 1000  # ms: what "live" means on these pages
-
-
-async def state_is(page: Page, state: str, timeout: float = 5000) -> None:
-    await page.wait_for_function(
-        "s => document.getElementById('state').dataset.state === s", arg=state, timeout=timeout)
 
 
 async def board_agent(page: Page, agent: str, state: str, timeout: float = 5000) -> None:

@@ -10,11 +10,9 @@ from typing import Any
 
 from playwright.async_api import Browser, Page
 
-from acd.api.demo import DemoServer
 from tests.web.conftest import screenshot_path
 from tests.web.desk_harness import desk_harness
-from tests.web.test_desk import state_is
-from tests.web.test_record_pay import CARD, recorded_desk
+from tests.web.test_record_pay import recorded_desk
 
 RUNS = Path("/work/runs")
 # Buttons that start a move away from the caller, or into their bridge.
@@ -34,11 +32,7 @@ async def test_a_consult_shows_only_complete_conference_and_cancel(
         browser: Browser, redis_prefix: str, redis_client: Any, pg_dsn: str,
         tmp_path: Path) -> None:
     async with desk_harness(redis_prefix, pg_dsn, tmp_path) as d:
-        agent = await d.page(browser, "/agent", "alice")
-        await agent.click("#go-available")
-        await state_is(agent, "available")
-        channel = d.dial("+15550457")
-        await state_is(agent, "on_call", timeout=15000)
+        agent, channel = await d.on_call(browser, "+15550457")
         await agent.wait_for_selector("#panel-transfer #xfer-consult")
         assert {"#hold", "#xfer-blind", "#xfer-consult", "#pay-start"} <= await shown(agent)
 
@@ -66,30 +60,17 @@ async def test_a_consult_shows_only_complete_conference_and_cancel(
 async def test_while_the_caller_pays_the_desktop_offers_no_move(
         browser: Browser, redis_prefix: str, redis_client: Any, pg_dsn: str, tmp_path: Path,
         monkeypatch: Any) -> None:
-    demo = DemoServer()
-    await demo.start()
-    try:
-        async with recorded_desk(redis_prefix, pg_dsn, tmp_path, monkeypatch, demo) as d:
-            agent = await d.page(browser, "/agent", "alice")
-            await agent.click("#go-available")
-            channel = d.dial("+15550125")
-            await agent.wait_for_selector("#panel-record #pay-start", timeout=15000)
-            await agent.click("#pay-start")
-            await agent.wait_for_selector("#pay-result[data-payment='running']")
-            assert await shown(agent) == set()
-            assert await agent.locator("#panel-transfer *").count() == 0
-            await agent.screenshot(path=shot("desk-payment-moves"))
-            h = d.h
-            await h.wait_for(lambda: (p := h.live(channel).payment) is not None
-                             and p.ivr is not None, "the payment flow")
-            h.sim.press(channel, CARD + "#")
-            await h.wait_for(lambda: (p := h.live(channel).payment) is not None
-                             and p.ivr is not None and p.ivr.node == "expiry", "the expiry")
-            h.sim.press(channel, "1228")
-            await agent.wait_for_selector("#pay-result[data-payment='paid']", timeout=10000)
-            await agent.wait_for_selector("#panel-hold #hold")
-            assert {"#hold", "#xfer-blind", "#pay-start"} <= await shown(agent)
-            await agent.click("#hangup")
-            await h.finished(channel)
-    finally:
-        await demo.stop()
+    async with recorded_desk(redis_prefix, pg_dsn, tmp_path, monkeypatch) as d:
+        agent, channel = await d.on_call(browser, "+15550125")
+        await agent.wait_for_selector("#panel-record #pay-start", timeout=15000)
+        await agent.click("#pay-start")
+        await agent.wait_for_selector("#pay-result[data-payment='running']")
+        assert await shown(agent) == set()
+        assert await agent.locator("#panel-transfer *").count() == 0
+        await agent.screenshot(path=shot("desk-payment-moves"))
+        await d.pay(channel)
+        await agent.wait_for_selector("#pay-result[data-payment='paid']", timeout=10000)
+        await agent.wait_for_selector("#panel-hold #hold")
+        assert {"#hold", "#xfer-blind", "#pay-start"} <= await shown(agent)
+        await agent.click("#hangup")
+        await d.h.finished(channel)

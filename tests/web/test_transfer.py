@@ -10,8 +10,7 @@ from typing import Any
 from playwright.async_api import Browser
 
 from tests.web.conftest import screenshot_path
-from tests.web.desk_harness import desk_harness
-from tests.web.test_desk import state_is
+from tests.web.desk_harness import desk_harness, state_is
 
 
 def endpoints_with(d: Any, channel: str) -> set[str]:
@@ -25,11 +24,7 @@ async def test_consult_then_complete_from_the_desktop(
         browser: Browser, redis_prefix: str, redis_client: Any, pg_dsn: str,
         tmp_path: Path) -> None:
     async with desk_harness(redis_prefix, pg_dsn, tmp_path) as d:
-        agent = await d.page(browser, "/agent", "alice")
-        await agent.click("#go-available")
-        await state_is(agent, "available")
-        channel = d.dial("+15550456")
-        await state_is(agent, "on_call", timeout=15000)
+        agent, channel = await d.on_call(browser, "+15550456")
         await agent.wait_for_selector("#panel-transfer #xfer-consult")
 
         # A transfer the call refuses: its reason is shown, the call goes on.
