@@ -73,7 +73,7 @@ def encode(st: CallState) -> str:
     if t is not None and target is not None and target.live:
         data["t"] = asdict(replace(t, request_id=None, refer_channel=None))
         leg = asdict(target)
-        leg["offer"] = target.offer.model_dump(mode="json")
+        leg["offer"] = target.offer.model_dump(mode="json") if target.offer else None
         data["leg"] = leg
     m = st.monitor
     if m is not None:
@@ -109,7 +109,7 @@ def _moves(data: dict[str, Any]) -> Moves:
     if "t" in data and "leg" in data:
         transfer = Transfer(**data["t"])
         leg = dict(data["leg"])
-        leg["offer"] = Offer.model_validate(leg["offer"])
+        leg["offer"] = Offer.model_validate(leg["offer"]) if leg["offer"] else None
         target = Leg(**leg)
     if "m" in data:
         m = dict(data["m"])

@@ -186,7 +186,9 @@ async def _moves(deps: CallDeps, st: CallState, moves: move_record.Moves, ended:
         target = replace(target, ended_ms=max(ended, target.answered_ms or 0),
                          outcome="answered" if answered else "cancelled")
         try:
-            if answered:
+            if target.offer is None:
+                pass  # an outside party (a consulted number): routing never knew it
+            elif answered:
                 await deps.router.call_ended(target.offer)
             else:
                 await deps.router.dequeue(target.offer.call_id)
