@@ -123,11 +123,11 @@ def record_fields(st: CallState, now_ms: int) -> dict[str, str | int]:
         # ---- the moves of #17 under way (always written: HSET keeps an old field)
         move_record.FIELD: move_record.encode(st) if st.phase is Phase.CONNECTED else "",
     }
-    leg = st.connected_leg
+    # A consulted number the caller was handed to: the record's leg is the first agent
+    # (who left); the outside party rides in "moves" (move_record.Moves.outside).
+    leg = st.agent_leg
     ending = st.phase is Phase.ENDING and st.ending_recorded
     if leg is not None and leg.offer is not None and (st.phase is Phase.CONNECTED or ending):
-        # (An outside party connected - a consulted number took the caller - is not
-        # re-adopted: the record then names no leg.)
         fields.update({
             "offer": leg.offer.model_dump_json(), "leg_id": leg.leg_id,
             "leg_channel": leg.channel_id, "leg_started_ms": leg.started_ms,

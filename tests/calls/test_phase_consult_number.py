@@ -6,15 +6,17 @@ mid-consult (words: tests/calls/driver.py)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from acd.calls import commands as c
-from acd.calls import events as e
-from acd.calls import move_record
-from acd.calls.model import CallSettings, transfer_channel_id
+from acd.calls import move_record, rows
+from acd.calls.model import CallSettings
 from acd.calls.phases.consult import number_endpoint
 from acd.store.rows import CallRow, LegRow, QueueEventRow
-from tests.calls.driver import CALL_ID, CallDriver
+from tests.calls.driver import CallDriver
+from tests.calls.test_readopt_moves import restart
 
 SETTINGS = CallSettings(transfer_context="agents", number_ring_timeout=30)
 ASKED = "CONNECTED; move consult to=number:0555"
@@ -150,40 +152,84 @@ def test_the_endpoint_names_the_transfer_context() -> None:
 
 
 # ---------------------------------------------------------------- a restart
-
-
-def _readopt(script: str) -> CallDriver:
-    """The call as a restarted acd re-adopts it from the record `script` leaves."""
-    d = CallDriver(settings=SETTINGS)
-    d.run(script)
-    moves = move_record.decode(move_record.encode(d.state))
-    assert moves.target is not None and moves.target.offer is None  # an outside party
-    fresh = CallDriver(settings=SETTINGS)
-    fresh.run("CONNECTED")
-    fresh.state = move_record.restore(fresh.state, moves)
-    return fresh
+# (restart: the record's fields, the adoption, its first events; tests/calls/
+# test_readopt_moves.py)
 
 
 def test_a_restart_mid_consult_ends_the_consult() -> None:
-    d = _readopt(TALKING)
-    out = d.send(e.Readopted(frozenset()))
-    assert out == ["hangup xfer1", "bridge remove leg1", "bridge add leg1", "moh off",
-                   "bridge destroy", "event consult_end"]
-    assert d.state.transfer is None
+    d = CallDriver(settings=SETTINGS)
+    d.run(TALKING)
+    moves = move_record.decode(move_record.encode(d.state))
+    assert moves.target is not None and moves.target.offer is None  # an outside party
+    assert restart(d) == ["hangup xfer1", "bridge remove leg1", "bridge add leg1", "moh off",
+                          "bridge destroy", "event consult_end"]
+    assert d.state.transfer is None and d.state.connected == d.chan("leg1")
     assert d.run("destroyed xfer1 16") == ["row xfer1 answered 16"]
 
 
 def test_a_restart_while_the_number_rings_cancels_it() -> None:
-    d = _readopt(RINGING)
-    assert d.send(e.Readopted(frozenset())) == [
-        "hangup xfer1", "moh off", "event consult_end"]  # no dequeue: not routing's
+    d = CallDriver(settings=SETTINGS)
+    d.run(RINGING)
+    assert restart(d) == ["hangup xfer1", "moh off", "event consult_end"]  # no dequeue
     assert d.run("destroyed xfer1 16") == ["row xfer1 cancelled 16"]
 
 
 def test_a_restart_finding_the_outside_party_gone() -> None:
-    d = _readopt(TALKING)
-    gone = frozenset({transfer_channel_id(CALL_ID, 1)})
-    assert d.send(e.Readopted(gone)) == []
-    assert d.send(e.Vanished(gone)) == [
+    d = CallDriver(settings=SETTINGS)
+    d.run(TALKING)
+    assert restart(d, ("xfer1",)) == [
         "bridge remove leg1", "bridge add leg1", "moh off", "bridge destroy",
         "event consult_end", "row xfer1 answered 16"]
+
+
+AFTER = f"{COMPLETED}; destroyed leg1 16"  # the first agent's leg ended too
+
+
+@pytest.mark.parametrize("setup", [COMPLETED, AFTER])
+def test_a_restart_after_complete_keeps_the_caller_with_the_outside_party(setup: str) -> None:
+    d = CallDriver(settings=SETTINGS)
+    d.run(setup)
+    record = rows.record_fields(d.state, d.ms)
+    assert (record["leg_channel"], record["agent_left"]) == (d.chan("leg1"), 1)
+    assert restart(d) == []
+    assert d.state.connected == d.chan("xfer1") and d.state.answer_recorded
+    out = d.run("hangup-req xfer1 16")
+    assert out == ["timer reap 60", "hangup caller", "bridge destroy", "remember ending"]
+    d.run("destroyed xfer1 16; caller-destroyed 16" + (
+        "; destroyed leg1 16" if setup == COMPLETED else ""))
+    assert d.phase.name == "ENDED"
+    summaries = [d.summary(x) for x in d.history]
+    assert summaries.count("row leg1 answered 16") == 1
+    assert summaries.count("wrapup a100") == 1  # before the restart only
+    (call,) = [r for r in _rows(d) if isinstance(r, CallRow)]
+    assert (call.outcome, call.agent_id) == ("answered", "a100")
+
+
+def test_a_restart_after_complete_finding_the_outside_party_gone_ends_the_call() -> None:
+    d = CallDriver(settings=SETTINGS)
+    d.run(AFTER)
+    out = restart(d, ("xfer1",))
+    assert out == ["row xfer1 answered 16", "timer reap 60", "hangup caller",
+                   "bridge destroy", "remember ending"]
+    assert d.run("caller-destroyed 16")[-2:] == ["forget", "finished"]
+    (call,) = [r for r in _rows(d) if isinstance(r, CallRow)]
+    assert (call.outcome, call.agent_id) == ("answered", "a100")
+
+
+def test_recovery_after_complete_writes_the_outside_party_and_the_first_agent() -> None:
+    """Caller and outside party both left while acd was down: recovery writes the
+    outside party's leg (no agent) and the call for the first agent; no wrap-up."""
+    from tests.calls.ports import PortWorld
+    from tests.calls.test_machine_property import FLOWS
+
+    d = CallDriver(settings=SETTINGS)
+    d.run(AFTER)
+    record = {k: str(v) for k, v in rows.record_fields(d.state, d.ms).items()}
+    w = PortWorld(FLOWS["plain"], lambda cmd, family: None)
+    w.now = d.now + timedelta(minutes=10)
+    assert w.recover(record)
+    legs = [r for r in w.rows if isinstance(r, LegRow)]
+    assert [(r.kind, r.agent_id, r.outcome) for r in legs if r.kind != "caller"] == [
+        ("transfer", None, "answered")]
+    (call,) = [r for r in w.rows if isinstance(r, CallRow)]
+    assert (call.outcome, call.agent_id) == ("answered", "a100")
