@@ -18,6 +18,10 @@ __all__ = ["api"]  # the fixture
 LOCAL = "Local/{number}@agents/n"
 
 
+def results(events: list[Any], event: str) -> list[str]:
+    return [json.loads(x["detail"])["result"] for x in events if x["event"] == event]
+
+
 def outside(api: Api, number: str) -> dict[str, Any] | None:
     for ch in api.h.sim.state()["channels"]:
         if ch["endpoint"] == LOCAL.format(number=number):
@@ -41,6 +45,7 @@ async def consulting(api: Api, caller: str, number: str) -> str:
 
 
 async def rows_of(api: Api, call_id: str) -> tuple[list[Any], list[Any]]:
+    """The call's queue events (in order) and legs."""
     h = api.h
     events = await h.pg.fetch("SELECT event, agent_id, detail FROM queue_events "
                               "WHERE call_id=$1 ORDER BY at, event_id", call_id)
@@ -89,8 +94,7 @@ async def test_consult_a_number_then_cancel(api: Api) -> None:
     h.sim.remote_hangup(ch)
     call_id = await h.finished(ch)
     events, legs = await rows_of(api, call_id)
-    ends = [json.loads(x["detail"])["result"] for x in events if x["event"] == "consult_end"]
-    assert ends == ["cancelled"]
+    assert results(events, "consult_end") == ["cancelled"]
     assert [x["event"] for x in events].count("complete") == 1  # a1's only
     assert [(x["kind"], x["agent_id"]) for x in legs] == [
         ("caller", "a1"), ("agent", "a1"), ("transfer", None)]
@@ -114,8 +118,7 @@ async def test_a_number_that_does_not_answer(api: Api) -> None:
     h.sim.remote_hangup(ch)
     call_id = await h.finished(ch)
     events, legs = await rows_of(api, call_id)
-    transfers = [json.loads(x["detail"])["result"] for x in events if x["event"] == "transfer"]
-    assert transfers == ["failed:noanswer"]
+    assert results(events, "transfer") == ["failed:noanswer"]
     assert "no_answer" not in [x["event"] for x in events]  # no agent missed it
     assert [(x["kind"], x["agent_id"], x["outcome"]) for x in legs][2] == (
         "transfer", None, "noanswer")
@@ -129,8 +132,7 @@ async def test_the_caller_hangs_up_during_a_consult_to_a_number(api: Api) -> Non
     call_id = await h.finished(ch)
     await h.wait_agent("a1", "wrap_up")
     events, legs = await rows_of(api, call_id)
-    ends = [json.loads(x["detail"])["result"] for x in events if x["event"] == "consult_end"]
-    assert ends == ["caller_gone"]
+    assert results(events, "consult_end") == ["caller_gone"]
     assert [(x["kind"], x["agent_id"]) for x in legs] == [
         ("caller", "a1"), ("agent", "a1"), ("transfer", None)]
     assert all(x["ended_at"] is not None for x in legs)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Page
 
 from tests.web.conftest import screenshot_path
 from tests.web.desk_harness import desk_harness
@@ -21,16 +21,22 @@ def endpoints_with(d: Any, channel: str) -> set[str]:
             and c["id"] != channel}
 
 
+async def alice_on_a_call(d: Any, browser: Browser, number: str) -> tuple[Page, str]:
+    """Alice's desktop, available, then on a call from `number`: the page, the caller."""
+    agent = await d.page(browser, "/agent", "alice")
+    await agent.click("#go-available")
+    await state_is(agent, "available")
+    channel = d.dial(number)
+    await state_is(agent, "on_call", timeout=15000)
+    await agent.wait_for_selector("#panel-transfer #xfer-consult")
+    return agent, str(channel)
+
+
 async def test_consult_then_complete_from_the_desktop(
         browser: Browser, redis_prefix: str, redis_client: Any, pg_dsn: str,
         tmp_path: Path) -> None:
     async with desk_harness(redis_prefix, pg_dsn, tmp_path) as d:
-        agent = await d.page(browser, "/agent", "alice")
-        await agent.click("#go-available")
-        await state_is(agent, "available")
-        channel = d.dial("+15550456")
-        await state_is(agent, "on_call", timeout=15000)
-        await agent.wait_for_selector("#panel-transfer #xfer-consult")
+        agent, channel = await alice_on_a_call(d, browser, "+15550456")
 
         # A transfer the call refuses: its reason is shown, the call goes on.
         await agent.select_option("#xfer-kind", "agent")
@@ -69,12 +75,7 @@ async def test_consult_a_number_from_the_desktop(
         tmp_path: Path) -> None:
     """The same picker consults an outside number; cancel brings the caller back."""
     async with desk_harness(redis_prefix, pg_dsn, tmp_path) as d:
-        agent = await d.page(browser, "/agent", "alice")
-        await agent.click("#go-available")
-        await state_is(agent, "available")
-        channel = d.dial("+15550457")
-        await state_is(agent, "on_call", timeout=15000)
-        await agent.wait_for_selector("#panel-transfer #xfer-consult")
+        agent, channel = await alice_on_a_call(d, browser, "+15550457")
         await agent.select_option("#xfer-kind", "number")
         await agent.fill("#xfer-to", "05550123")
         await agent.click("#xfer-consult")
