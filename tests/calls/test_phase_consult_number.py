@@ -14,6 +14,7 @@ from acd.calls import commands as c
 from acd.calls import move_record, rows
 from acd.calls.model import CallSettings
 from acd.calls.phases.consult import number_endpoint
+from acd.calls.phases.control import available
 from acd.store.rows import CallRow, LegRow, QueueEventRow
 from tests.calls.driver import CallDriver
 from tests.calls.test_readopt_moves import restart
@@ -47,6 +48,9 @@ CASES = [
       "bridge remove xfer1", "moh off", "bridge add xfer1", "bridge destroy", "event connect",
       "remember connected", "reply ok agent_id=None state=completed"], "CONNECTED"),
     (f"{TALKING}; move complete", "bridged", [], "CONNECTED"),
+    # Then no move needs an agent: there is none on the call.
+    (COMPLETED, "smove listen endpoint=PJSIP/super1", ["reply no not_connected"], "CONNECTED"),
+    (COMPLETED, "move hold", ["reply no not_connected"], "CONNECTED"),
     # ... then the caller or the outside party hangs up: the call ends (no wrap-up).
     (COMPLETED, "caller-hangup 16",
      ["timer reap 60", "cancel announce:1", "hangup xfer1", "bridge destroy",
@@ -145,6 +149,14 @@ def test_the_call_is_written_once_for_the_first_agent() -> None:
     assert ("connect", None, None) in events  # the outside party took the caller
     assert [x for x in events if x[0] == "complete"] == [("complete", "a100", None)]
     assert d.phase.name == "ENDED"
+
+
+def test_a_call_handed_to_a_number_offers_no_moves() -> None:
+    d = CallDriver(settings=SETTINGS)
+    d.run(TALKING)
+    assert {"complete", "cancel", "conference"} <= available(d.state)
+    d.run("move complete; bridged")
+    assert available(d.state) == {"status"}
 
 
 def test_the_endpoint_names_the_transfer_context() -> None:
