@@ -174,8 +174,10 @@ class TransferSettings(_Model):
     # take calls: give them a skill only they hold and a queue that needs it).
     supervisors_queue: str = "supervisors"
     # The dialplan context a caller transferred to a number continues in
-    # (config/asterisk/extensions.conf [agents]: 0... and +... go out).
+    # (config/asterisk/extensions.conf [agents]: 0... and +... go out); a consult
+    # to a number is dialled there too, ringing at most `number_ring_timeout` s.
     context: str = "agents"
+    number_ring_timeout: float = Field(default=30.0, gt=0)
 
 
 class Settings(_Model):

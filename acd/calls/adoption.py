@@ -87,20 +87,24 @@ def adopted(state: CallState, record: Mapping[str, str], live: Set[str], now_ms:
         # ---- the moves of #17 half-done: ended first (acd.calls.phases.readopt)
         moves = move_record.decode(record.get(move_record.FIELD))
         state = move_record.restore(state, moves)
-        if record.get("agent_left") == "1" and state.transfer is not None:
+        if record.get("agent_left") == "1" and (state.transfer is not None
+                                                 or moves.outside is not None):
             # The agent who began the transfer left (wrap-up sent, the leg's row
             # written once it ended): the caller waits for the target.
             leg = replace(leg, hangup_requested=True,
                           ended_ms=_int(record.get("leg_ended_ms")) or None,
                           hung_up_ms=_int(record.get("leg_hung_up_ms")) or None)
             state = replace(state.with_leg(leg), answer_recorded=False)
+        if moves.outside is not None:
+            # A consulted number the caller was handed to: still the connected party.
+            state = replace(state, connected=moves.outside.channel_id, answer_recorded=True)
         live_first = (leg.channel_id,) if leg.live else ()
         mine = (*live_first, *moves.channels())
         gone = frozenset(x for x in mine if x not in live)
         held = tuple(x for x in mine if x in live)
         readopted = e.Readopted(gone) if moves.channels() or moves.recording is not None \
             or moves.payment is not None else None
-        hold = offer if state.answer_recorded else None
+        hold = offer if state.answer_recorded and moves.outside is None else None
         if gone:
             # Hung up while no acd was listening (the agent: the call ends now).
             return Adoption(state, e.Vanished(gone), hold=hold, legs=held,

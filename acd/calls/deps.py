@@ -64,6 +64,7 @@ class CallDeps:
             agent_numbers=agent_numbers(self.router),
             supervisors_queue=self.transfers.supervisors_queue,
             transfer_context=self.transfers.context,
+            number_ring_timeout=self.transfers.number_ring_timeout,
             queue_control=tuple(  # #17: recording and payment, per queue
                 (q.name, QueueControl(q.recording, q.recording_format, q.payment_flow))
                 for q in self.queues.values()

@@ -75,6 +75,7 @@ class CallSettings:
     # takes a caller transferred to a number (config/asterisk/extensions.conf).
     transfer_queues: tuple[tuple[str, int, bool], ...] = ()
     transfer_context: str = "agents"
+    number_ring_timeout: float = 30.0  # a consulted number rings this long (seconds)
     agent_numbers: tuple[tuple[str, str], ...] = ()  # phone number -> agent id (REFER)
     supervisors_queue: str = "supervisors"  # escalate: the first available of this queue
     # ---- recording and payment (#17): each queue's policy, by queue name
@@ -132,13 +133,15 @@ class Waiting:
 
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """One attempt to reach an agent's phone."""
+    """One attempt to reach an agent's phone, or (`offer` None) an outside party: a
+    consult to a number (acd.calls.phases.consult_number), whom routing knows
+    nothing of: no agent (`agent_id` ""), no reservation, no wrap-up."""
 
     leg_id: str
     channel_id: str
     agent_id: str
     endpoint: str
-    offer: Offer
+    offer: Offer | None
     started_ms: int
     created: bool = False  # Asterisk confirmed the channel (create answered / re-adopted)
     dialled: bool = False  # its StasisStart came and acd answered it (dial or hang-up)
@@ -157,6 +160,11 @@ class Leg:
     @property
     def live(self) -> bool:
         return self.ended_ms is None
+
+    @property
+    def outside(self) -> bool:
+        """An outside party (a number), not an agent."""
+        return self.offer is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +257,23 @@ class CallState:
     @property
     def connected_leg(self) -> Leg | None:
         return None if self.connected is None else self.leg(self.connected)
+
+    @property
+    def agent_leg(self) -> Leg | None:
+        """The leg of the agent the call is counted for: the connected one, or, once
+        a consult handed the caller to an outside number, the last agent who talked."""
+        leg = self.connected_leg
+        if leg is None or not leg.outside:
+            return leg
+        for other in reversed(self.legs):
+            if not other.outside and other.answered_ms is not None:
+                return other
+        return None
+
+    def ring_timeout(self, leg: Leg) -> float:
+        """How long `leg` rings: its offer's, or a consulted number's."""
+        return leg.offer.ring_timeout if leg.offer is not None \
+            else self.settings.number_ring_timeout
 
     def live_legs(self) -> tuple[Leg, ...]:
         return tuple(leg for leg in self.legs if leg.live)

@@ -44,12 +44,17 @@ class Moves:
     transfers: int = 0
     monitors: int = 0
     recordings_made: int = 0
+    # a consulted number the caller was handed to (complete): the connected party, the
+    # record's own leg fields naming the first agent, who left
+    outside: Leg | None = None
 
     def channels(self) -> tuple[str, ...]:
         """The channels of the moves (besides the caller's and the agent's)."""
         out: list[str] = []
         if self.target is not None:
             out.append(self.target.channel_id)
+        if self.outside is not None:
+            out.append(self.outside.channel_id)
         m = self.monitor
         if m is not None:
             out += [x for x in (m.channel, m.snoop, m.next_snoop) if x is not None]
@@ -73,8 +78,11 @@ def encode(st: CallState) -> str:
     if t is not None and target is not None and target.live:
         data["t"] = asdict(replace(t, request_id=None, refer_channel=None))
         leg = asdict(target)
-        leg["offer"] = target.offer.model_dump(mode="json")
+        leg["offer"] = target.offer.model_dump(mode="json") if target.offer else None
         data["leg"] = leg
+    connected = st.connected_leg
+    if connected is not None and connected.outside and connected.live:
+        data["o"] = asdict(connected)  # no offer
     m = st.monitor
     if m is not None:
         data["m"] = asdict(replace(m, request_id=None, asked=None, modes=m.modes[-MAX_MODES:]))
@@ -109,7 +117,7 @@ def _moves(data: dict[str, Any]) -> Moves:
     if "t" in data and "leg" in data:
         transfer = Transfer(**data["t"])
         leg = dict(data["leg"])
-        leg["offer"] = Offer.model_validate(leg["offer"])
+        leg["offer"] = Offer.model_validate(leg["offer"]) if leg["offer"] else None
         target = Leg(**leg)
     if "m" in data:
         m = dict(data["m"])
@@ -124,7 +132,9 @@ def _moves(data: dict[str, Any]) -> Moves:
         payment = Payment(request_id=None, flow=str(data["p"]["flow"]),
                           started_ms=int(data["p"]["started_ms"]))
     transfers, monitors, made = (int(x) for x in data.get("n") or (0, 0, 0))
-    return Moves(transfer, target, monitor, recording, payment, transfers, monitors, made)
+    outside = Leg(**{**data["o"], "offer": None}) if "o" in data else None
+    return Moves(transfer, target, monitor, recording, payment, transfers, monitors, made,
+                 outside)
 
 
 def restore(st: CallState, moves: Moves) -> CallState:
@@ -136,6 +146,8 @@ def restore(st: CallState, moves: Moves) -> CallState:
                  bridge_rec=moves.recording, payment=moves.payment, monitor=moves.monitor)
     if moves.monitor is not None:
         st = replace(st, monitor_ids=monitor_channels(st))
+    if moves.outside is not None:
+        st = st.with_leg(moves.outside)
     t, target = moves.transfer, moves.target
     if t is not None and target is not None:
         # The caller hears music while the target rings and while the agent consults.
@@ -154,7 +166,7 @@ def shape(st: CallState) -> tuple[object, ...]:
     live = target is not None and target.live
     m = st.monitor
     rec = st.bridge_rec
-    first = st.connected_leg
+    first = st.agent_leg  # the first agent still, once a consulted number took the caller
     return (
         (first.channel_id, first.hangup_requested, first.live) if first is not None else None,
         (t.channel_id, t.consult_bridge, t.conference, target.answered_ms is not None)
@@ -163,5 +175,6 @@ def shape(st: CallState) -> tuple[object, ...]:
         if m is not None else None,
         (rec.name, rec.confirmed, rec.paused_since is None) if rec is not None else None,
         st.payment is not None,
+        st.connected_leg is not None and st.connected_leg.outside,
     )
 

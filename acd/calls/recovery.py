@@ -146,7 +146,8 @@ async def _connected(deps: CallDeps, st: CallState, record: dict[str, str], *,
         except AriError:
             pass  # gone with its channels, as it should be
     moves = move_record.decode(record.get(move_record.FIELD))
-    if record.get("agent_left") == "1" and moves.transfer is not None:
+    if record.get("agent_left") == "1" and (moves.transfer is not None
+                                            or moves.outside is not None):
         # The agent who began a transfer had left: wrap-up sent, their row written
         # once their leg ended.
         if not _int(record, "leg_ended_ms"):
@@ -186,7 +187,9 @@ async def _moves(deps: CallDeps, st: CallState, moves: move_record.Moves, ended:
         target = replace(target, ended_ms=max(ended, target.answered_ms or 0),
                          outcome="answered" if answered else "cancelled")
         try:
-            if answered:
+            if target.offer is None:
+                pass  # an outside party (a consulted number): routing never knew it
+            elif answered:
                 await deps.router.call_ended(target.offer)
             else:
                 await deps.router.dequeue(target.offer.call_id)
@@ -194,6 +197,10 @@ async def _moves(deps: CallDeps, st: CallState, moves: move_record.Moves, ended:
             logger.info("call %s: agent %s of its transfer not released (%s); routing's "
                         "deadlines free them", st.call_id, target.agent_id, exc)
         deps.writer.write(rows.agent_leg_row(st, target))
+    if moves.outside is not None:  # a consulted number the caller was handed to
+        far = moves.outside
+        deps.writer.write(rows.agent_leg_row(st, replace(
+            far, ended_ms=max(ended, far.answered_ms or 0), outcome="answered")))
     m = moves.monitor
     if m is not None:
         if m.snoop is not None and m.snoop_mode is not None:

@@ -48,7 +48,8 @@ def queue_event_row(st: CallState, event: str, agent_id: str | None, at_ms: int,
     event_id = f"{at_ms:013x}{st.seq % 16**8:08x}{st.call_id[:11]}"
     return QueueEventRow(
         event_id=event_id,
-        call_id=st.call_id, queue=st.queue or "", event=event, agent_id=agent_id,
+        call_id=st.call_id, queue=st.queue or "", event=event,
+        agent_id=agent_id or None,  # "": an outside party's (a consulted number)
         at=ts(at_ms), wait_ms=_wait_ms(st, at_ms), detail=detail or None, once_key=once_key,
     )
 
@@ -66,7 +67,7 @@ def agent_leg_row(st: CallState, leg: Leg) -> LegRow:
         detail = {"target": leg.target, "mode": leg.mode}
     return LegRow(
         leg_id=leg.leg_id, call_id=st.call_id, kind=leg.kind, channel_id=leg.channel_id,
-        endpoint=leg.endpoint, agent_id=leg.agent_id, queue=st.queue,
+        endpoint=leg.endpoint, agent_id=leg.agent_id or None, queue=st.queue,
         started_at=ts(leg.started_ms), answered_at=ts(leg.answered_ms),
         ended_at=ts(leg.ended_ms), hangup_cause=agent_leg_cause(leg.outcome, leg.cause),
         wait_ms=_wait_ms(st, leg.answered_ms or leg.started_ms), outcome=leg.outcome,
@@ -75,7 +76,7 @@ def agent_leg_row(st: CallState, leg: Leg) -> LegRow:
 
 
 def caller_leg_row(st: CallState) -> LegRow:
-    leg = st.connected_leg
+    leg = st.agent_leg
     return LegRow(
         leg_id=f"{st.call_id}-0", call_id=st.call_id, kind="caller",
         channel_id=st.channel_id, endpoint=None, agent_id=leg.agent_id if leg else None,
@@ -87,7 +88,7 @@ def caller_leg_row(st: CallState) -> LegRow:
 
 
 def call_row(st: CallState) -> CallRow:
-    leg = st.connected_leg
+    leg = st.agent_leg  # the first agent once a consulted number took the caller
     talk: int | None = None
     hold: int | None = None
     if leg is not None and leg.answered_ms is not None:
@@ -122,9 +123,11 @@ def record_fields(st: CallState, now_ms: int) -> dict[str, str | int]:
         # ---- the moves of #17 under way (always written: HSET keeps an old field)
         move_record.FIELD: move_record.encode(st) if st.phase is Phase.CONNECTED else "",
     }
-    leg = st.connected_leg
+    # A consulted number the caller was handed to: the record's leg is the first agent
+    # (who left); the outside party rides in "moves" (move_record.Moves.outside).
+    leg = st.agent_leg
     ending = st.phase is Phase.ENDING and st.ending_recorded
-    if leg is not None and (st.phase is Phase.CONNECTED or ending):
+    if leg is not None and leg.offer is not None and (st.phase is Phase.CONNECTED or ending):
         fields.update({
             "offer": leg.offer.model_dump_json(), "leg_id": leg.leg_id,
             "leg_channel": leg.channel_id, "leg_started_ms": leg.started_ms,

@@ -25,7 +25,7 @@ from acd.sim.errors import AriReply, allocation_failed
 from acd.sim.hub import Hub
 from acd.sim.lines import Lines
 from acd.sim.media import Media
-from acd.sim.model import Channel, Phone, kit_phone
+from acd.sim.model import Channel, Phone, kit_phone, local_target
 from acd.sim.transfers import Transfers
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,11 @@ class World(ChannelLife):
         self.lines = Lines(self)
 
     def phone(self, tech: str, resource: str) -> Phone | None:
-        return self.endpoints.get((tech, resource)) or self.default_behaviour(tech, resource)
+        found = self.endpoints.get((tech, resource))
+        if found is None and tech == "Local":  # its ;2 half dials what the dialplan says
+            target = local_target(resource)
+            return None if target is None else self.phone(*target)
+        return found or self.default_behaviour(tech, resource)
 
     # -- callers (the phones that dial in) -------------------------------------------
     def place_call(self, caller: str, exten: str, *, caller_name: str = "",
@@ -149,6 +153,8 @@ class World(ChannelLife):
             peer.subscribed += 1
         tech, resource, phone = self._reachable(endpoint)
         ch = self._new(tech, resource, "outbound", channel_id)
+        if tech == "Local":  # acd holds its ;1 half: "Local/0555@agents-0000000c;1"
+            ch.name = ch.name.replace("/n-", "-") + ";1"
         ch.phone = phone
         ch.subscribed = 1 if app else 0          # the app's own channel
         ch.protocol_id = str(uuid.uuid4())

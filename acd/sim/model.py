@@ -245,7 +245,7 @@ def kit_phone(tech: str, resource: str) -> Phone | None:
     """
     if tech != "PJSIP":
         return None
-    if resource == "caller-trunk":
+    if resource == "caller-trunk" or resource.endswith("@caller-trunk"):
         return Phone("answer", 0.5)
     m = _AGENT.fullmatch(resource)
     if m is None:
@@ -256,3 +256,18 @@ def kit_phone(tech: str, resource: str) -> Phone | None:
     if 290 <= n <= 299:
         return Phone("busy")
     return Phone("answer", 0.5)
+
+
+_LOCAL = re.compile(r"([^@/]+)@([^/]+)(?:/n)?")
+_OUTSIDE = re.compile(r"[0+][0-9]+")
+
+
+def local_target(resource: str) -> tuple[str, str] | None:
+    """What the shipped dialplan (config/asterisk/extensions.conf) dials for the ;2 half
+    of a Local channel `<exten>@<context>[/n]`: in [agents], 0... and +... go out
+    through the carrier trunk (PJSIP/<exten>@caller-trunk). None: nothing here (the
+    simulator then refuses the channel as unreachable)."""
+    m = _LOCAL.fullmatch(resource)
+    if m is None or m.group(2) != "agents" or not _OUTSIDE.fullmatch(m.group(1)):
+        return None
+    return "PJSIP", f"{m.group(1)}@caller-trunk"

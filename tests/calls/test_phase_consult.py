@@ -19,7 +19,7 @@ CASES = [
     ("CONNECTED; move consult to=agent:a101", "reserved a101",
      ["reply ok state=ringing target=agent:a101", "moh on", "create xfer1 PJSIP/a101",
       "timer xfer:xfer1 20"], "CONNECTED"),
-    ("CONNECTED", "move consult to=number:0555", ["reply no bad_target"], "CONNECTED"),
+    ("CONNECTED", "move consult to=flow:billing", ["reply no bad_target"], "CONNECTED"),
     ("CONNECTED", "move consult to=queue:nope", ["reply no unknown_target"], "CONNECTED"),
     # Answered: the agent's leg to a consult bridge with the target; the caller on music.
     (RINGING, "answer xfer1",

@@ -57,3 +57,25 @@ async def test_consult_then_complete_from_the_desktop(
         d.h.sim.remote_hangup(channel)
         call_id = await d.h.finished(channel)
         assert (await d.h.call(call_id))["agent_id"] == "a2"
+
+
+async def test_consult_a_number_from_the_desktop(
+        browser: Browser, redis_prefix: str, redis_client: Any, pg_dsn: str,
+        tmp_path: Path) -> None:
+    """The same picker consults an outside number; cancel brings the caller back."""
+    async with desk_harness(redis_prefix, pg_dsn, tmp_path) as d:
+        agent, channel = await d.on_call(browser, "+15550457")
+        await agent.wait_for_selector("#panel-transfer #xfer-consult")
+        await agent.select_option("#xfer-kind", "number")
+        await agent.fill("#xfer-to", "05550123")
+        await agent.click("#xfer-consult")
+        await agent.wait_for_selector("#xfer-busy[data-state='consulting']", timeout=10000)
+        assert "Transfer to number:05550123" in (await agent.text_content("#xfer-busy") or "")
+        assert endpoints_with(d, channel) == set()
+        await agent.click("#xfer-cancel")
+        await d.h.wait_for(lambda: endpoints_with(d, channel) == {"PJSIP/agent100"},
+                           "the caller back with Alice")
+        await state_is(agent, "on_call")
+        d.h.sim.remote_hangup(channel)
+        call_id = await d.h.finished(channel)
+        assert (await d.h.call(call_id))["agent_id"] == "a1"

@@ -1,6 +1,7 @@
 // Transfers on the agent desktop (issue 17): blind transfer to an agent, a queue or a
-// number; consult (attended) an agent or a queue, then complete, cancel or make a
-// conference; escalate to the first available supervisor with a reason.
+// number; consult (attended) an agent, a queue or a number (the same picker), then
+// complete, cancel or make a conference; escalate to the first available supervisor
+// with a reason.
 "use strict";
 
 (function () {

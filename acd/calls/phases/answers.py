@@ -31,6 +31,10 @@ def connected_only(handler: Handler) -> Handler:
                    f"the call is {st.phase.value}, not connected to an agent",
                    phase=st.phase.value)
             return
+        if st.connected_leg.outside:  # a consult handed the caller to a number
+            refuse(run, event, "not_connected",
+                   "the caller is with an outside number, not an agent", phase="outside")
+            return
         handler(run, event)
     guarded.__doc__ = handler.__doc__
     return guarded

@@ -121,7 +121,10 @@ class Run:
 
     def complete(self, leg: Leg, **detail: object) -> None:
         """The segment `leg` carried is over: its agent to wrap-up, its `complete`
-        event written (once, even if a restarted acd's recovery writes it too)."""
+        event written (once, even if a restarted acd's recovery writes it too). An
+        outside party's (a consulted number) is nobody's segment: nothing to write."""
+        if leg.offer is None:
+            return
         self.emit(c.CallEnded(leg.offer))
         self._queue_event("complete", leg.agent_id, detail, rows.complete_key(leg))
 
@@ -164,7 +167,8 @@ class Run:
         if current is None or not current.live:
             return
         leg = self.end_leg(replace(current, cause=cause, outcome=current.outcome or reason))
-        if leg.outcome in ("abandoned", "answered_elsewhere", "stale", "cancelled"):
+        if leg.outcome in ("abandoned", "answered_elsewhere", "stale", "cancelled") \
+                or leg.offer is None:  # an outside party: no agent, routing never knew
             return
         if reason != "error":
             self.queue_event(rows.fail_event(reason), leg.agent_id, cause=cause)
@@ -172,6 +176,23 @@ class Run:
         if st.phase is Phase.OFFERING and not st.caller_gone and not st.live_legs():
             self.set(phase=Phase.QUEUED)  # back at the head of its queue
         self.emit(c.OfferFailed(leg.offer, as_fail_reason(reason)))
+
+    def dial_leg(self, leg: Leg) -> None:
+        """Dial `leg` (in acd's app); routing hears its agent's phone rings."""
+        st = self.st
+        self.emit(c.Dial(leg.channel_id, st.channel_id, max(1, round(st.ring_timeout(leg)))))
+        if leg.offer is not None:
+            self.emit(c.OfferRinging(leg.offer))
+
+    def ended_early(self, leg: Leg) -> bool:
+        """`leg` ended before it rang, well before its ring time: not a no-answer."""
+        return leg.rang_ms is None and (self.now_ms - leg.started_ms
+                                        < self.st.ring_timeout(leg) * 900)
+
+    def record_answer(self, leg: Leg) -> None:
+        """Routing has the agent of `leg` on call (not an outside party: no agent)."""
+        if leg.offer is not None:
+            self.emit(c.RecordAnswer(leg.channel_id, leg.offer))
 
     def stop_legs(self, outcome: str, reason: str = "normal") -> None:
         """Hang up every live leg; its end (LegDestroyed) writes it."""

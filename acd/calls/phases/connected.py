@@ -24,7 +24,10 @@ def bridged(run: Run, bid: str) -> None:
     leg = run.st.connected_leg
     if (run.st.phase is Phase.CONNECTED and leg is not None and run.st.bridge_id == bid
             and not run.st.answer_recorded):  # not again for a caller back from a move
-        run.emit(c.RecordAnswer(leg.channel_id, leg.offer))
+        if leg.outside:  # a consulted number took the caller: routing never knew it
+            answer_recorded(run, e.AnswerRecorded(leg.channel_id, True))
+        else:
+            run.record_answer(leg)
 
 
 def answer_recorded(run: Run, event: e.AnswerRecorded) -> None:
@@ -67,7 +70,8 @@ def bridge_failed(run: Run, fault: e.Fault) -> None:
     leg = run.put_leg(leg, outcome="failed", hangup_requested=True)
     _unconnect(run, leg)
     run.end_leg(leg)
-    run.emit(c.OfferFailed(leg.offer, "error"))
+    if leg.offer is not None:
+        run.emit(c.OfferFailed(leg.offer, "error"))
     if fault == "gone":
         run.music_on()
         run.emit(c.CheckChannels(run.st.channels()))
@@ -84,7 +88,7 @@ def hangup_request(run: Run, leg: Leg, event: e.LegHangupRequest) -> None:
 
 def agent_gone(run: Run, leg: Leg, cause: int | None) -> None:
     """A connected (answered) leg ended."""
-    if cause in LOST_CAUSES and run.st.connected == leg.channel_id:
+    if cause in LOST_CAUSES and run.st.connected == leg.channel_id and not leg.outside:
         agent_lost(run, leg, cause)
     agent_hung_up(run, leg.channel_id)
     current = run.leg(leg.channel_id)

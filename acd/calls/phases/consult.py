@@ -1,9 +1,13 @@
 """Attended transfers (issue 17): the agent consults a target before handing over.
 
-    consult {to: "agent:<id>" | "queue:<name>"}   ring the target (a leg of kind
-                 transfer, mode attended) while the caller hears music; answered:
-                 the agent's leg moves to a consult bridge with the target, the
-                 caller stays alone in the call's bridge on music
+    consult {to: "agent:<id>" | "queue:<name>" | "number:<digits>"}   ring the
+                 target (a leg of kind transfer, mode attended) while the caller
+                 hears music; answered: the agent's leg moves to a consult bridge
+                 with the target, the caller stays alone in the call's bridge on
+                 music. A number is no agent: routing is not asked, acd makes its
+                 leg itself, a Local channel into the dialplan at the transfer
+                 context (`number_endpoint`); the leg has no offer (`Leg.outside`)
+                 and, once completed, is the call's connected party
     complete     the target into the call's bridge with the caller; the agent leaves
                  (hung up, wrap-up). The agent hanging up during the consult does
                  the same (as on a PBX).
@@ -35,7 +39,13 @@ from acd.calls.model import Leg, Transfer, consult_bridge_id, transfer_task_id
 from acd.calls.phases.answers import ok as _ok
 from acd.calls.phases.answers import refuse as _refuse
 from acd.calls.phases.base import Run
-from acd.calls.phases.transfer import agent_leaves, parse_target, settle, write_event
+from acd.calls.phases.transfer import (
+    agent_leaves,
+    parse_target,
+    ring_target,
+    settle,
+    write_event,
+)
 
 MAX_REASON = 200
 
@@ -47,8 +57,9 @@ def consult(run: Run, event: e.Control) -> None:
                 f"a transfer to {run.st.transfer.target} is under way")
         return
     target = parse_target(event.args.get("to"))
-    if target is None or target.partition(":")[0] not in ("agent", "queue"):
-        _refuse(run, event, "bad_target", "to must be agent:<id> or queue:<name>")
+    if target is None or target.partition(":")[0] not in ("agent", "queue", "number"):
+        _refuse(run, event, "bad_target",
+                "to must be agent:<id>, queue:<name> or number:<digits>")
         return
     begin(run, Transfer(target, event.by, request_id=event.request_id, mode="attended"))
 
@@ -75,6 +86,9 @@ def begin(run: Run, t: Transfer) -> None:
     if t.kind == "queue" and not any(q == t.name for q, _, _ in st.settings.transfer_queues):
         settle(run, False, "unknown_target", f"no queue {t.name!r}")
         return
+    if t.kind == "number":  # no routing: acd rings the outside party itself
+        ring_target(run, t, "", number_endpoint(t.name, st.settings.transfer_context), None)
+        return
     leg = st.connected_leg
     if t.kind == "agent" and leg is not None and leg.agent_id == t.name:
         settle(run, False, "target_unavailable", f"agent {t.name} is on this call")
@@ -83,6 +97,14 @@ def begin(run: Run, t: Transfer) -> None:
                             t.name if t.kind == "agent" else "",
                             t.name if t.kind == "queue" else st.queue or "",
                             st.enqueued_ms or run.now_ms, st.caller_number))
+
+
+def number_endpoint(number: str, context: str) -> str:
+    """The consult leg to an outside number: a Local channel whose ;1 half acd creates
+    into its app and whose ;2 half runs the dialplan at `context,number,1` (the blind
+    transfer's rules). /n: never optimised away, so the ;1 half acd bridges stays
+    the outside party's channel for the whole call."""
+    return f"Local/{number}@{context}/n"
 
 
 # ------------------------------------------------------------ the target answers
@@ -98,11 +120,11 @@ def answered(run: Run, leg: Leg) -> bool:
         return False
     bid = consult_bridge_id(st.call_id, st.transfers)
     run.set(transfer=replace(t, consult_bridge=bid))
-    run.emit(c.CancelTimer(f"xfer:{leg.channel_id}"),
-             c.RecordAnswer(leg.channel_id, leg.offer),  # the target is on call
-             c.RemoveFromBridge(st.bridge_id, (first.channel_id,)),
+    run.emit(c.CancelTimer(f"xfer:{leg.channel_id}"))
+    run.record_answer(leg)  # the target is on call
+    run.emit(c.RemoveFromBridge(st.bridge_id, (first.channel_id,)),
              c.CreateBridge(bid), c.AddToBridge(bid, (first.channel_id, leg.channel_id)))
-    run.queue_event("consult", first.agent_id, to=t.target, target_agent=leg.agent_id)
+    run.queue_event("consult", first.agent_id, to=t.target, target_agent=leg.agent_id or None)
     return True
 
 
@@ -175,7 +197,7 @@ def complete(run: Run, event: e.Control | None) -> None:
     run.queue_event("connect", target.agent_id, transfer=True)
     run.remember()
     if event is not None:
-        _ok(run, event, state="completed", agent_id=target.agent_id)
+        _ok(run, event, state="completed", agent_id=target.agent_id or None)
 
 
 def cancel(run: Run, event: e.Control) -> None:
@@ -205,7 +227,9 @@ def drop(run: Run) -> None:
     if target.answered_ms is None:
         run.put_leg(target, outcome="cancelled")
         run.hangup(target.channel_id)
-        run.emit(c.CancelTimer(f"xfer:{target.channel_id}"), c.Dequeue(target.offer.call_id))
+        run.emit(c.CancelTimer(f"xfer:{target.channel_id}"))
+        if target.offer is not None:
+            run.emit(c.Dequeue(target.offer.call_id))
         run.music_off()
     else:
         _target_leaves(run, target, "consult_cancelled", hang_up=True)
@@ -234,8 +258,8 @@ def conference(run: Run, event: e.Control) -> None:
         run.set(rebridging=True)  # its Bridged is no new answer
     _close_consult(run, t)
     run.set(transfer=replace(t, conference=True, consult_bridge=None))
-    run.queue_event("conference", first.agent_id, target_agent=target.agent_id)
-    _ok(run, event, state="conference", agent_id=target.agent_id)
+    run.queue_event("conference", first.agent_id, target_agent=target.agent_id or None)
+    _ok(run, event, state="conference", agent_id=target.agent_id or None)
 
 
 # ------------------------------------------------------- who leaves meanwhile

@@ -73,7 +73,9 @@ def available(st: CallState) -> frozenset[str]:
     under way refuses (acd.calls.phases.conflicts). Who asks, and with what, is
     checked when they ask: the desktop shows these (agent.js `can`)."""
     moves = {"status"}
-    if st.phase is Phase.CONNECTED and st.connected_leg is not None and not st.caller_gone:
+    leg = st.connected_leg
+    if st.phase is Phase.CONNECTED and leg is not None and not leg.outside \
+            and not st.caller_gone:
         moves |= CONNECTED_MOVES - _pointless(st)
         kind = conflicts.running(st)
         if kind is not None:

@@ -71,7 +71,8 @@ def end_connected(run: Run) -> None:
         return
     run.set(complete_sent=True)
     if not run.st.answer_recorded:
-        run.emit(c.OfferFailed(leg.offer, "error"))  # never talked: not charged
+        if leg.offer is not None:
+            run.emit(c.OfferFailed(leg.offer, "error"))  # never talked: not charged
         return
     run.complete(leg, ended_by=run.st.ended_by or "unknown")
 

@@ -31,8 +31,7 @@ def in_stasis(run: Run, leg: Leg) -> None:
         # made it, or the call moved on: nobody will dial it, it must not linger.
         run.hangup(leg.channel_id)
         return
-    run.emit(c.Dial(leg.channel_id, st.channel_id, max(1, round(leg.offer.ring_timeout))),
-             c.OfferRinging(leg.offer))
+    run.dial_leg(leg)
 
 
 def ringing(run: Run, leg: Leg) -> None:
@@ -78,9 +77,7 @@ def destroyed(run: Run, leg: Leg, cause: int | None) -> None:
     if not leg.live:
         pass  # already ended and written (a failed bridge, a reconciliation)
     elif leg.answered_ms is None or leg.outcome in ("answered_elsewhere", "stale", "abandoned"):
-        early = leg.rang_ms is None and (run.now_ms - leg.started_ms
-                                         < leg.offer.ring_timeout * 900)
-        run.leg_failed(leg, leg_failure(cause, early), cause)
+        run.leg_failed(leg, leg_failure(cause, run.ended_early(leg)), cause)
     else:
         agent_gone(run, leg, cause)
     maybe_finish(run)

@@ -72,9 +72,9 @@ def answered(run: Run, leg_id: str) -> bool:
         return False
     bid = consult_bridge_id(st.call_id, st.transfers)
     run.set(transfer=replace(t, consult_bridge=bid))
-    run.emit(c.CancelTimer(f"xfer:{leg.channel_id}"),
-             c.RecordAnswer(leg.channel_id, leg.offer),  # the target is on call
-             c.Answer(t.phone_leg), c.CreateBridge(bid),
+    run.emit(c.CancelTimer(f"xfer:{leg.channel_id}"))
+    run.record_answer(leg)  # the target is on call
+    run.emit(c.Answer(t.phone_leg), c.CreateBridge(bid),
              c.AddToBridge(bid, (t.phone_leg, leg.channel_id)))
     run.queue_event("consult", first.agent_id, to=t.target, target_agent=leg.agent_id,
                     via="phone")

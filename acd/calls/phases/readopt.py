@@ -78,7 +78,8 @@ def _transfer(run: Run, gone: frozenset[str]) -> None:
     # Still ringing: cancelled (its end writes its row), its reservation released.
     run.put_leg(target, outcome="cancelled")
     run.hangup(target.channel_id)
-    run.emit(c.Dequeue(target.offer.call_id))
+    if target.offer is not None:
+        run.emit(c.Dequeue(target.offer.call_id))
     run.music_off()
     first = st.connected_leg
     agent_id = first.agent_id if first is not None else None

@@ -42,9 +42,11 @@ from acd.calls.model import (
     QUEUE_VAR,
     Announcements,
     CallState,
+    Leg,
     Phase,
     Transfer,
     Waiting,
+    transfer_channel_id,
     transfer_task_id,
 )
 from acd.calls.phases.answers import refuse as _refuse
@@ -52,7 +54,7 @@ from acd.calls.phases.base import Run
 from acd.calls.phases.ivr import perform
 from acd.calls.phases.queued import request
 from acd.ivr import engine
-from acd.routing.model import QueueRequest
+from acd.routing.model import Offer, QueueRequest
 
 KINDS = ("agent", "queue", "flow", "number")
 PHONE_HANGUP_AFTER = 5.0  # seconds a REFER's phone has to hang its leg up itself
@@ -138,6 +140,30 @@ def settle(run: Run, success: bool, error_id: str | None = None, message: str = 
         run.set(transfer=replace(t, request_id=None))
     if not success:
         run.set(transfer=None)
+
+
+def ring_target(run: Run, t: Transfer, agent_id: str, endpoint: str,
+                offer: Offer | None) -> None:
+    """Ring the target of transfer `t` (a leg of kind transfer, created into acd's app
+    and dialled once there) while the caller hears music; the move is answered
+    "ringing". `offer` None: an outside party (a consulted number)."""
+    st = run.st
+    n = st.transfers
+    leg = Leg(leg_id=f"{st.call_id}-t{n}", channel_id=transfer_channel_id(st.call_id, n),
+              agent_id=agent_id, endpoint=endpoint, offer=offer, started_ms=run.now_ms,
+              kind="transfer", target=t.target, mode=t.mode)
+    run.put_leg(leg)
+    run.set(transfer=replace(t, channel_id=leg.channel_id))
+    settle(run, True, state="ringing")
+    run.music_on()
+    variables = {"ACD_CALL_ID": st.call_id}
+    if offer is not None:
+        variables["ACD_QUEUE"] = offer.queue
+    ring = max(1, round(st.ring_timeout(leg)))
+    run.emit(
+        c.CreateChannel(leg.channel_id, endpoint, f"transfer,{st.call_id}",
+                        originator=st.channel_id, variables=variables),
+        c.StartTimer(f"xfer:{leg.channel_id}", ring + st.settings.ring_guard_margin))
 
 
 def report(run: Run, state: str) -> None:

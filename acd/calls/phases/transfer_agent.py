@@ -6,12 +6,10 @@ See acd.calls.phases.transfer for the move itself and the other kinds of target.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from acd.agents.phone import leg_failure
 from acd.calls import commands as c
 from acd.calls import events as e
-from acd.calls.model import Leg, Phase, bridge_id, transfer_channel_id
+from acd.calls.model import Leg, Phase, bridge_id
 from acd.calls.phases import consult, phone_consult
 from acd.calls.phases.base import Run
 from acd.calls.phases.ending import to_dialplan
@@ -23,6 +21,7 @@ from acd.calls.phases.transfer import (
     flow_loaded,
     phone_refer,
     report,
+    ring_target,
     settle,
     write_event,
 )
@@ -42,20 +41,7 @@ def reserved(run: Run, event: e.TransferReserved) -> None:
         settle(run, False, "target_unavailable",
                f"{t.target} is not available ({event.reason})", reason=event.reason)
         return
-    n = st.transfers
-    leg = Leg(leg_id=f"{st.call_id}-t{n}", channel_id=transfer_channel_id(st.call_id, n),
-              agent_id=o.agent_id, endpoint=o.endpoint, offer=o, started_ms=run.now_ms,
-              kind="transfer", target=t.target, mode=t.mode)
-    run.put_leg(leg)
-    run.set(transfer=replace(t, channel_id=leg.channel_id))
-    settle(run, True, state="ringing")
-    run.music_on()
-    ring = max(1, round(o.ring_timeout))
-    run.emit(
-        c.CreateChannel(leg.channel_id, o.endpoint, f"transfer,{st.call_id}",
-                        originator=st.channel_id,
-                        variables={"ACD_CALL_ID": st.call_id, "ACD_QUEUE": o.queue}),
-        c.StartTimer(f"xfer:{leg.channel_id}", ring + st.settings.ring_guard_margin))
+    ring_target(run, t, o.agent_id, o.endpoint, o)
 
 
 def _target(run: Run, channel_id: str | None) -> Leg | None:
@@ -73,8 +59,7 @@ def target_event(run: Run, leg: Leg, event: e.Event) -> None:
             if leg.dialled:
                 return
             leg = run.put_leg(leg, dialled=True, created=True)
-            run.emit(c.Dial(leg.channel_id, st.channel_id, max(1, round(leg.offer.ring_timeout))),
-                     c.OfferRinging(leg.offer))
+            run.dial_leg(leg)
         case e.LegRinging():
             if leg.rang_ms is None:
                 run.put_leg(leg, rang_ms=run.now_ms)
@@ -86,9 +71,7 @@ def target_event(run: Run, leg: Leg, event: e.Event) -> None:
         case e.LegHangupRequest():
             pass  # not answered yet: its end (LegDestroyed) says why
         case e.LegDestroyed(cause=cause):
-            early = leg.rang_ms is None and (run.now_ms - leg.started_ms
-                                             < leg.offer.ring_timeout * 900)
-            target_failed(run, leg, leg_failure(cause, early), cause)
+            target_failed(run, leg, leg_failure(cause, run.ended_early(leg)), cause)
 
 
 def _answered(run: Run, leg: Leg) -> None:
@@ -277,7 +260,9 @@ def _caller_gone(run: Run) -> None:
     elif leg is not None and leg.live:
         run.put_leg(leg, outcome="abandoned")
         run.hangup(leg.channel_id)
-        run.emit(c.CancelTimer(f"xfer:{leg.channel_id}"), c.Dequeue(leg.offer.call_id))
+        run.emit(c.CancelTimer(f"xfer:{leg.channel_id}"))
+        if leg.offer is not None:
+            run.emit(c.Dequeue(leg.offer.call_id))
     write_event(run, t, "caller_gone", st.connected_leg.agent_id if st.connected_leg else None)
     report(run, "channel_unavailable")
     settle(run, False, "call_ended", "the caller hung up")
