@@ -42,7 +42,7 @@ async def test_consult_then_complete_from_the_desktop(
         await agent.wait_for_selector("#xfer-busy[data-state='consulting']", timeout=10000)
         await agent.wait_for_selector("#xfer-complete")
         await agent.wait_for_selector("#xfer-conference")
-        assert "Transfer to agent:a2" in (await agent.text_content("#xfer-busy") or "")
+        assert "Consulting agent:a2" in (await agent.text_content("#xfer-busy") or "")
         caller = next(c for c in d.h.sim.state()["channels"] if c["id"] == channel)
         assert caller["moh"] and endpoints_with(d, channel) == set()
         await agent.screenshot(path=str(screenshot_path("desk-transfer-consulting")))
@@ -70,7 +70,7 @@ async def test_consult_a_number_from_the_desktop(
         await agent.fill("#xfer-to", "05550123")
         await agent.click("#xfer-consult")
         await agent.wait_for_selector("#xfer-busy[data-state='consulting']", timeout=10000)
-        assert "Transfer to number:05550123" in (await agent.text_content("#xfer-busy") or "")
+        assert "Consulting number:05550123" in (await agent.text_content("#xfer-busy") or "")
         assert endpoints_with(d, channel) == set()
         await agent.click("#xfer-cancel")
         await d.h.wait_for(lambda: endpoints_with(d, channel) == {"PJSIP/agent100"},

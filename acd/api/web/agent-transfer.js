@@ -21,6 +21,9 @@
     return b;
   }
 
+  // What the agent is doing with the target, by transfer_state.
+  const LABEL = { consulting: "Consulting", conference: "Conference with" };
+
   function render(status, node) {
     if (polling) { clearTimeout(polling); polling = null; }
     node.replaceChildren();
@@ -29,7 +32,7 @@
     if (busy) {
       const state = status.transfer_state;  // asking, ringing, consulting, conference
       node.append(el("span", { id: "xfer-busy", "data-state": state || "" },
-                     `${state === "conference" ? "Conference with" : "Transfer to"} ${busy}` +
+                     `${LABEL[state] || "Transfer to"} ${busy}` +
                      (state === "ringing" ? " (ringing)" : "")));
       // Only what the call takes now (status.moves): complete and conference once
       // the target talks, cancel while a consult rings or talks.
