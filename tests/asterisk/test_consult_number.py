@@ -29,14 +29,15 @@ NUMBER = "05550001"
 LOCAL = f"Local/{NUMBER}@agents"  # either half (the names up to the "-")
 
 
-def _carrier_phone(workdir: Path) -> sipp.Sipp:
-    """A SIPp phone at the carrier trunk's shipped address: it answers after 0.5 s."""
+def _carrier_phone(workdir: Path, behaviour: str = "answer") -> sipp.Sipp:
+    """A SIPp phone at the carrier trunk's shipped address (answers after 0.5 s, rings
+    until cancelled, or answers 486 Busy)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
             s.bind(CARRIER)
         except OSError:
             pytest.fail(f"{CARRIER[0]}:{CARRIER[1]} (the carrier trunk's contact) is in use")
-    return sipp.phone(workdir, "answer", *CARRIER, ring=0.5).start()
+    return sipp.phone(workdir, behaviour, *CARRIER, ring=0.5).start()
 
 
 async def test_consult_a_number_then_complete(
@@ -72,6 +73,45 @@ async def test_consult_a_number_then_complete(
                                                      "mode": "attended"}
             row = await h.call(call_id)
             assert (row["outcome"], row["agent_id"]) == ("answered", "a1")
+            await h.assert_acd_clean()
+        await assert_hygiene(asterisk, rest, {**phones, "carrier": carrier})
+    finally:
+        carrier.stop()
+
+
+@pytest.mark.parametrize(("behaviour", "outcome"), [("noanswer", "cancelled"),
+                                                    ("busy", "busy")])
+async def test_consult_a_number_not_answered(
+        asterisk: AsteriskInstance, rest: AriProbe, acd: Starter, sipp_caller: CallerFactory,
+        sipp_agents: AgentsFactory, tmp_path: Path, behaviour: str, outcome: str) -> None:
+    """The outside party rings and a1 cancels, or it is busy: a1 back with the caller
+    (music off), the leg's row says why, a1 is not charged, nothing left up."""
+    phones = sipp_agents(ring=0.5, behaviours=("answer",))
+    carrier = _carrier_phone(tmp_path / "carrier", behaviour)
+    try:
+        async with acd() as h:
+            call, call_id = await on_call_with_a1(h, sipp_caller, hold=6.0)
+            reply = await ask(h, call_id, "consult", to=f"number:{NUMBER}")
+            assert reply["state"] == "ringing", reply
+            if behaviour == "noanswer":
+                async def ringing() -> bool:
+                    return any(c["name"].startswith(LOCAL) and c["state"] == "Ringing"
+                               for c in await rest.channels())
+                await h.wait_for(ringing, "the outside party ringing", timeout=10)
+                assert (await ask(h, call_id, "cancel"))["state"] == "cancelled"
+                await carrier.wait_marker("acd:agent-cancelled", timeout=10)
+            await wait_bridged(rest, [["PJSIP/agent100", "PJSIP/caller"]])
+            assert await h.agent_state("a1") == "on_call"
+            result = await call.wait(timeout=20)
+            assert result.ok, result
+            assert await h.finished() == call_id
+            legs = await h.legs(call_id)
+            assert [(x["kind"], x["agent_id"], x["outcome"]) for x in legs] == [
+                ("caller", "a1", "answered"), ("agent", "a1", "answered"),
+                ("transfer", None, outcome)], legs
+            row = await h.call(call_id)
+            assert (row["outcome"], row["agent_id"]) == ("answered", "a1")
+            await h.wait_agent("a1", "available")
             await h.assert_acd_clean()
         await assert_hygiene(asterisk, rest, {**phones, "carrier": carrier})
     finally:
